@@ -1,0 +1,37 @@
+// A progress bar for long work: count, rate and ETA on stderr, redrawn at most ten times a second.
+// Silent when stderr is not a terminal (logs and CI stay clean). Safe to tick from many threads.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <string>
+
+namespace ptx::core {
+
+class ProgressBar {
+ public:
+  ProgressBar(std::string label, std::size_t total);
+  ~ProgressBar();  // finishes the line if finish() was not called
+  void tick(std::size_t n = 1);
+  void finish();
+  // Forces drawing on or off (tests; the default follows isatty(stderr)).
+  void set_enabled(bool enabled) { enabled_ = enabled; }
+  std::size_t done() const { return done_; }
+  double elapsed_seconds() const;
+
+ private:
+  void draw(bool final_line);
+  std::string label_;
+  std::size_t total_;
+  std::atomic<std::size_t> done_{0};
+  bool enabled_;
+  bool finished_ = false;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+  std::mutex mutex_;
+};
+
+// "1:02:03" / "02:03" for an ETA or duration in seconds.
+std::string format_duration(double seconds);
+
+}  // namespace ptx::core

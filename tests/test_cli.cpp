@@ -1,0 +1,79 @@
+// The ptx executable: exit codes, --help, --json, and error messages naming their files.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "ptx/core/atomic_file.h"
+#include "test_support.h"
+
+using namespace ptx;
+using test::run_ptx;
+
+TEST(Cli, VersionAndHelpOnEveryCommand) {
+  const auto v = run_ptx("--version");
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_NE(v.out.find("ptx "), std::string::npos);
+  for (const char* cmd : {"info", "convert", "evaluate", "synth", "rle", "rle encode", "rle decode"}) {
+    const auto r = run_ptx(std::string(cmd) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd;
+  }
+}
+
+TEST(Cli, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(run_ptx("").exit_code, 2);
+  EXPECT_EQ(run_ptx("frobnicate").exit_code, 2);
+  EXPECT_EQ(run_ptx("evaluate --truth /nonexistent.csv --pred /nonexistent.csv").exit_code, 2);
+  EXPECT_EQ(run_ptx("convert --out /tmp/x --size 5 --images /tmp").exit_code, 2);
+}
+
+TEST(Cli, InfoFlagsNonChestImagesAndFailsCleanlyOnBadFiles) {
+  PTX_REQUIRE_SHARED_DATA();
+  const std::string d = test::shared_data() + "/dicom-variants/";
+  const auto ct = run_ptx("info " + d + "ct-scout-not-a-chest-xray.dcm");
+  EXPECT_EQ(ct.exit_code, 0);
+  EXPECT_NE(ct.err.find("warning"), std::string::npos);
+  const auto j = run_ptx("--json info " + d + "nih-cxr-uncompressed.dcm " + d + "ct-scout-not-a-chest-xray.dcm");
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  const auto parsed = nlohmann::json::parse(j.out);
+  ASSERT_EQ(parsed["files"].size(), 2u);
+  EXPECT_TRUE(parsed["files"][0]["warnings"].empty());
+  EXPECT_FALSE(parsed["files"][1]["warnings"].empty());
+  EXPECT_EQ(parsed["files"][0]["modality"], "DX");
+  test::TempDir dir;
+  core::write_file_atomic(dir.path() / "x.dcm", "garbage");
+  const auto bad = run_ptx("info " + (dir / "x.dcm"));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find(dir / "x.dcm"), std::string::npos);
+}
+
+TEST(Cli, EvaluatePrintsJsonAndRleDecodeEncodeRoundTrip) {
+  test::TempDir dir;
+  core::write_file_atomic(dir.path() / "t.csv", "ImageId,EncodedPixels\na,3 4\nb,-1\n");
+  core::write_file_atomic(dir.path() / "p.csv", "ImageId,EncodedPixels\na,3 4\nb,1 1\n");
+  const auto r = run_ptx("--json evaluate --truth " + (dir / "t.csv") + " --pred " + (dir / "p.csv") + " --width 8 --height 8");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_DOUBLE_EQ(j["dice"].get<double>(), 0.5);
+  EXPECT_EQ(j["images"], 2);
+  EXPECT_EQ(j["false_positives"], 1);
+
+  const auto dec = run_ptx("rle decode --text '3 4 10 2' --width 8 --height 8 --out " + (dir / "m.png"));
+  ASSERT_EQ(dec.exit_code, 0) << dec.err;
+  const auto enc = run_ptx("rle encode " + (dir / "m.png"));
+  EXPECT_EQ(enc.out, "3 4 10 2\n");
+  const auto bad = run_ptx("rle decode --text '3 4 10' --width 8 --height 8 --out " + (dir / "m.png"));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("odd count"), std::string::npos);
+}
+
+TEST(Cli, ConvertSiimSample) {
+  PTX_REQUIRE_SHARED_DATA();
+  test::TempDir dir;
+  const auto r = run_ptx("--json convert --dicom " + test::shared_data() + "/siim-sample --labels " + test::shared_data() +
+                         "/siim-sample/train-rle-sample.csv --out " + (dir / "out") + " --size 128 --folds 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["images"], 10);
+  EXPECT_EQ(j["positives"], 5);
+}

@@ -1,0 +1,54 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "ptx/core/atomic_file.h"
+#include "ptx/core/error.h"
+#include "ptx/core/progress.h"
+#include "ptx/core/safe_name.h"
+#include "test_support.h"
+
+using namespace ptx;
+namespace fs = std::filesystem;
+
+TEST(SafeName, RejectsPathsAndControlCharacters) {
+  EXPECT_TRUE(core::is_safe_file_stem("1.2.276.0.7230010.3.1.4.8323329.1000.1517875165.878027"));
+  EXPECT_TRUE(core::is_safe_file_stem("ID_0a1b2c3d4"));
+  for (const char* bad : {"", "..", "a/b", "..\\x", "a..b", ".hidden", "-rf", "a\nb", "c:x"})
+    EXPECT_FALSE(core::is_safe_file_stem(bad)) << bad;
+  EXPECT_FALSE(core::is_safe_file_stem(std::string(300, 'a')));
+}
+
+TEST(AtomicFile, LeavesNoFileWhenNotCommitted) {
+  test::TempDir dir;
+  const fs::path target = dir.path() / "sub" / "out.txt";
+  {
+    core::AtomicOutput out(target);
+    out.stream() << "half";
+  }  // destroyed without commit, as when an exception unwinds
+  EXPECT_FALSE(fs::exists(target));
+  EXPECT_TRUE(fs::is_empty(target.parent_path()));
+  core::write_file_atomic(target, "whole");
+  EXPECT_EQ(core::read_file(target), "whole");
+  EXPECT_THROW(core::write_atomically(target, [](const fs::path&) { throw core::Error("boom"); }), core::Error);
+  EXPECT_EQ(core::read_file(target), "whole");  // the old file survives a failed rewrite
+}
+
+TEST(AtomicFile, ReadErrorNamesTheFile) {
+  try {
+    core::read_file("/nonexistent/ptx.txt");
+    FAIL();
+  } catch (const core::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/ptx.txt"), std::string::npos);
+  }
+}
+
+TEST(Progress, FormatsDurations) {
+  EXPECT_EQ(core::format_duration(5), "00:05");
+  EXPECT_EQ(core::format_duration(3725), "1:02:05");
+  EXPECT_EQ(core::format_duration(-1), "--:--");
+  core::ProgressBar bar("x", 10);
+  bar.set_enabled(false);
+  bar.tick(3);
+  EXPECT_EQ(bar.done(), 3u);
+}
