@@ -94,35 +94,45 @@ std::string rle_encode(const Runs& runs, RleMode mode) {
 
 Runs mask_to_runs(const cv::Mat& mask) {
   CV_Assert(mask.type() == CV_8UC1);
-  // Column-major order is row-major order of the transpose; scanning contiguous memory lets us
-  // skip zero bytes eight at a time.
-  cv::Mat t;
-  cv::transpose(mask, t);
-  const uint8_t* data = t.ptr<uint8_t>();
-  const int64_t n = int64_t(t.total());
-  Runs runs;
-  int64_t i = 0;
-  while (i < n) {
-    while (i + 8 <= n) {
-      uint64_t word;
-      std::memcpy(&word, data + i, 8);
-      if (word) break;
-      i += 8;
+  const int height = mask.rows, width = mask.cols;
+  // Scan rows in memory order (no transpose) and note where a pixel's state differs from the one
+  // above it: those are the top and bottom edges of the vertical runs. Identical rows, nearly all
+  // rows of a mask, are skipped by memcmp; rows above the first and below the last count as empty.
+  std::vector<uint8_t> empty_row(width, 0);
+  std::vector<int> edge_x, edge_y;
+  const uint8_t* above = empty_row.data();
+  for (int y = 0; y <= height; ++y) {
+    const uint8_t* row = y < height ? mask.ptr<uint8_t>(y) : empty_row.data();
+    if (std::memcmp(row, above, width) != 0) {
+      for (int x = 0; x < width; ++x) {
+        if (x + 8 <= width && std::memcmp(row + x, above + x, 8) == 0) {
+          x += 7;
+          continue;
+        }
+        if ((row[x] != 0) != (above[x] != 0)) {
+          edge_x.push_back(x);
+          edge_y.push_back(y);
+        }
+      }
     }
-    while (i < n && !data[i]) ++i;
-    if (i >= n) break;
-    const int64_t start = i;
-    while (i + 8 <= n) {
-      uint64_t word;
-      std::memcpy(&word, data + i, 8);
-      // all eight bytes nonzero?
-      const uint64_t zero_bytes = (word - 0x0101010101010101ULL) & ~word & 0x8080808080808080ULL;
-      if (zero_bytes) break;
-      i += 8;
-    }
-    while (i < n && data[i]) ++i;
-    runs.push_back({start, i - start});
+    above = row;
   }
+  // Group edges by column (counting sort keeps each column's edges in y order): they pair up as
+  // (top, bottom) of each run. A run ending at a column's bottom continues at the next column's top.
+  std::vector<int> column_start(width + 1, 0);
+  for (int x : edge_x) ++column_start[x + 1];
+  for (int x = 0; x < width; ++x) column_start[x + 1] += column_start[x];
+  std::vector<int> sorted_y(edge_y.size());
+  std::vector<int> fill(column_start.begin(), column_start.end() - 1);
+  for (std::size_t i = 0; i < edge_x.size(); ++i) sorted_y[fill[edge_x[i]]++] = edge_y[i];
+  Runs runs;
+  for (int x = 0; x < width; ++x)
+    for (int i = column_start[x]; i < column_start[x + 1]; i += 2) {
+      const int64_t start = int64_t(x) * height + sorted_y[i];
+      const int64_t length = sorted_y[i + 1] - sorted_y[i];
+      if (!runs.empty() && runs.back().start + runs.back().length == start) runs.back().length += length;
+      else runs.push_back({start, length});
+    }
   return runs;
 }
 
