@@ -12,8 +12,6 @@ namespace ptx::app {
 void add_synth(CLI::App& root, const Globals& g) {
   auto* cmd = root.add_subcommand(
       "synth", "Generate phantom chest radiographs, some with a pneumothorax, as challenge-style DICOMs and RLE labels");
-  // Global flags (--json, --quiet, --threads) may also follow the subcommand.
-  cmd->fallthrough();
   auto o = std::make_shared<data::SynthOptions>();
   cmd->add_option("--out", o->out, "output folder (gets dicom-images-<split>/ and <split>-rle.csv)")->required();
   cmd->add_option("--count", o->count, "number of images")->capture_default_str();

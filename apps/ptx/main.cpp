@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   using namespace ptx;
   CLI::App root{"ptx: pneumothorax detection and segmentation for chest X-rays", "ptx"};
   root.require_subcommand(1);
+  root.fallthrough();  // inherited by subcommands: `ptx convert ... --json` works like `ptx --json convert ...`
   root.set_version_flag("--version", std::string("ptx ") + kVersion);
   app::Globals g;
   root.add_option("--threads", g.threads, "threads for LibTorch, OpenMP and OpenCV (default: all cores)")

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <mutex>
@@ -29,8 +30,8 @@ constexpr int kMinSize = 64, kMaxSize = 4096;
 constexpr double kPi = 3.14159265358979323846;
 
 // ---------------------------------------------------------------------------------------------
-// Random numbers. The standard distributions are implementation-defined, so values are mapped
-// from raw 64-bit draws here: the same seed gives the same data set with any standard library.
+// Random numbers. std::mt19937_64's sequence is fixed by the standard but its distributions are
+// implementation-defined, so values are mapped from raw 64-bit draws here.
 
 uint64_t splitmix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;
@@ -45,7 +46,6 @@ uint64_t substream(uint64_t seed, uint64_t purpose) { return splitmix64(splitmix
 class Rng {
  public:
   explicit Rng(uint64_t seed) : engine_(seed) {}
-  uint64_t bits() { return engine_(); }
   double uniform() { return double(engine_() >> 11) * 0x1.0p-53; }  // [0, 1)
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
   int below(int n) { return std::min(n - 1, int(uniform() * n)); }
@@ -176,7 +176,7 @@ struct Proportions {
   double dome[2];      // tops of the diaphragm domes
   double width() const { return medial - lateral; }
   double height(int side) const { return bottom[side] - top; }
-  // The middle of a lung, in side-0 coordinates (mirror with side_x).
+  // The middle of a lung, in side-0 coordinates (mirror with on_side).
   Pt center(int side) const { return {lateral + 0.5 * width(), top + 0.5 * height(side)}; }
 };
 
@@ -203,12 +203,14 @@ Path lung_outline(const Proportions& p, int side, Rng& rng) {
   const double b = p.bottom[side], d = p.dome[side];
   const double heart = side == 1 ? 0.10 : 0.03;  // how far the heart border bulges into the lung
   const Path ctrl = {
-      {l + 0.55 * w, t},           {l + 0.27 * w, t + 0.07 * h}, {l + 0.08 * w, t + 0.30 * h},
-      {l + 0.0 * w, t + 0.62 * h}, {l + 0.02 * w, b},            {l + 0.10 * w, b - 0.02},
-      {l + 0.30 * w, d + 0.25 * (b - d)}, {l + 0.52 * w, d},     {l + 0.78 * w, d + 0.3 * (b - d)},
-      {l + (1.0 - heart * 1.4) * w, d + 0.55 * (b - d)},         {l + (1.0 - heart * 1.6) * w, t + 0.62 * h},
-      {l + (1.0 - heart * 0.3) * w, t + 0.42 * h},               {l + 0.98 * w, t + 0.18 * h},
-      {l + 0.80 * w, t + 0.02 * h},
+      // apex and lateral chest wall down to the costophrenic angle
+      {l + 0.55 * w, t}, {l + 0.30 * w, t + 0.07 * h}, {l + 0.12 * w, t + 0.30 * h}, {l + 0.02 * w, t + 0.62 * h},
+      {l, b},
+      // diaphragm dome
+      {l + 0.10 * w, b - 0.02}, {l + 0.30 * w, d + 0.25 * (b - d)}, {l + 0.52 * w, d}, {l + 0.78 * w, d + 0.3 * (b - d)},
+      // mediastinal border back up to the apex
+      {l + (1.0 - heart * 1.4) * w, d + 0.55 * (b - d)}, {l + (1.0 - heart * 1.6) * w, t + 0.62 * h},
+      {l + (1.0 - heart * 0.3) * w, t + 0.42 * h}, {l + 0.98 * w, t + 0.18 * h}, {l + 0.80 * w, t + 0.02 * h},
   };
   Path out;
   for (const Pt& c : ctrl) out.push_back(on_side(side, jitter(c, rng, 0.006)));
@@ -226,43 +228,75 @@ Path body_outline(const Proportions& p, Rng& rng) {
   return out;  // a polygon: the straight edges leave the image anyway
 }
 
-// Posterior ribs arch from the spine out to the chest wall; anterior ribs run back down and in
-// from there. Both pass over the lungs and any pneumothorax.
+// The heart: right border just beside the spine, left border bulging out over the left lung, the
+// apex resting on the left dome.
+Path heart_outline(const Proportions& p, Rng& rng) {
+  const double top = p.top + rng.uniform(0.26, 0.30), base = p.dome[1] + rng.uniform(0.0, 0.02);
+  const double h = base - top, wide = rng.uniform(0.0, 0.04);
+  const Path ctrl = {{0.46, top},
+                     {0.56, top - 0.01},
+                     {0.61 + wide * 0.5, top + 0.2 * h},
+                     {0.66 + wide, top + 0.6 * h},
+                     {0.65 + wide, base - 0.03},
+                     {0.58, base + 0.01},
+                     {0.47, base + 0.01},
+                     {0.41 - wide * 0.3, base - 0.06},
+                     {0.405 - wide * 0.3, top + 0.45 * h},
+                     {0.44, top + 0.12 * h}};
+  Path out;
+  for (const Pt& c : ctrl) out.push_back(jitter(c, rng, 0.006));
+  return closed_curve(out);
+}
+
+// Each rib seen from the front: the posterior part arches from the spine out to the chest wall and
+// turns down along it; the anterior part turns back and runs down and in towards the sternum.
+// Both pass over the lungs and any pneumothorax.
 void draw_ribs(cv::Mat& posterior, cv::Mat& anterior, const Proportions& p, int side, Rng& rng) {
   const int n = 10;
   const double spacing = p.height(side) * rng.uniform(0.095, 0.11);
-  const double thick = rng.uniform(0.017, 0.022);
+  const double thick = rng.uniform(0.02, 0.025), turn = 0.03;
   for (int k = 0; k < n; ++k) {
-    const double y0 = p.top - 0.035 + k * spacing + rng.uniform(-0.004, 0.004);
-    const double x_med = 0.47, x_lat = p.lateral - 0.035 - 0.02 * std::sin(kPi * k / n);
-    const double arch = rng.uniform(0.025, 0.04), drop = 0.06 + 0.05 * k / n;
+    const double y0 = p.top - 0.04 + k * spacing + rng.uniform(-0.004, 0.004);
+    const double x_med = 0.47, x_lat = p.lateral - 0.025 + turn;
+    const double arch = rng.uniform(0.03, 0.045), drop = 0.04 + 0.04 * k / n;
     Path back, front;
     for (int i = 0; i <= 24; ++i) {
       const double t = i / 24.0;
-      back.push_back(on_side(side, {x_med + t * (x_lat - x_med), y0 - arch * std::sin(kPi * t * 0.85) + drop * t * t * t}));
+      back.push_back({x_med + t * (x_lat - x_med), y0 - arch * std::sin(kPi * t * 0.6) + drop * t * t * t});
     }
-    const Pt end = back.back();
-    const double x_end = p.lateral + rng.uniform(0.45, 0.6) * p.width(), fall = rng.uniform(0.09, 0.13);
-    for (int i = 0; i <= 16; ++i) {
-      const double t = i / 16.0;
-      const double x = side_x(side, end.x) + t * (x_end - side_x(side, end.x));
-      front.push_back(on_side(side, {x, end.y + 0.01 + fall * t - 0.02 * std::sin(kPi * t)}));
+    const Pt bend = back.back();
+    for (int i = 1; i <= 8; ++i) {
+      const double u = kPi / 2 * i / 8;
+      back.push_back({bend.x - turn * std::sin(u), bend.y + turn * (1 - std::cos(u))});
     }
-    stroke_bone(posterior, back, thick * (1.0 + 0.15 * k / n));
-    if (end.y < p.bottom[side]) stroke_bone(anterior, front, thick * 0.75);
+    const Pt low = back.back();
+    for (int i = 0; i <= 8; ++i) {
+      const double u = kPi / 2 * i / 8;
+      front.push_back({low.x + turn * (1 - std::cos(u)), low.y + turn * std::sin(u)});
+    }
+    const Pt start = front.back();
+    const Pt end{p.lateral + rng.uniform(0.45, 0.6) * p.width(), start.y + rng.uniform(0.07, 0.1)};
+    for (int i = 1; i <= 12; ++i) {
+      const double t = i / 12.0;
+      front.push_back({start.x + t * (end.x - start.x), start.y + t * (end.y - start.y) - 0.015 * std::sin(kPi * t)});
+    }
+    for (Pt& q : back) q = on_side(side, q);
+    for (Pt& q : front) q = on_side(side, q);
+    stroke_bone(posterior, back, thick);
+    if (start.y < p.bottom[side]) stroke_bone(anterior, front, thick * 0.8);
   }
 }
 
 void draw_clavicle(cv::Mat& layer, const Proportions& p, int side, Rng& rng) {
-  const Pt inner{rng.uniform(0.44, 0.46), p.top + rng.uniform(0.05, 0.08)};
-  const Pt outer{rng.uniform(0.12, 0.18), p.top - rng.uniform(0.0, 0.04)};
+  const Pt inner{rng.uniform(0.43, 0.45), p.top + rng.uniform(0.05, 0.08)};
+  const Pt outer{rng.uniform(0.08, 0.12), p.top - rng.uniform(0.03, 0.06)};
   const double s = rng.uniform(0.008, 0.016);
   Path path;
   for (int i = 0; i <= 24; ++i) {
     const double t = i / 24.0;
     path.push_back(on_side(side, {inner.x + t * (outer.x - inner.x), inner.y + t * (outer.y - inner.y) + s * std::sin(2 * kPi * t)}));
   }
-  stroke_bone(layer, path, rng.uniform(0.022, 0.03));
+  stroke_bone(layer, path, rng.uniform(0.026, 0.032));
 }
 
 // The vascular "lung markings": trees of tapering vessels branching out from each hilum.
@@ -271,21 +305,25 @@ void draw_vessel(cv::Mat& layer, Pt from, double angle, double length, double wi
   // angle: 0 points up, 90 points to the lateral chest wall (side-0 coordinates: -x).
   const double a = angle * kPi / 180.0;
   const Pt to{from.x + (side == 0 ? -1.0 : 1.0) * length * std::sin(a), from.y - length * std::cos(a)};
-  stroke(layer, {from, to}, width, value);
+  // Vessels thinner than a pixel are drawn one pixel wide but fainter.
+  const double pixels = width * layer.cols;
+  stroke(layer, {from, to}, width, pixels < 1 ? int(value * pixels) : value);
   if (depth == 0) return;
   const double spread = rng.uniform(15, 35);
   for (int sign : {-1, 1}) {
     const double turn = sign * spread + rng.uniform(-8, 8), shrink = rng.uniform(0.72, 0.9);
-    draw_vessel(layer, to, angle + turn, length * shrink, width * 0.72, int(value * 0.88), depth - 1, side, rng);
+    draw_vessel(layer, to, angle + turn, length * shrink, width * 0.7, int(value * 0.8), depth - 1, side, rng);
   }
 }
 
 void draw_lung_markings(cv::Mat& layer, const Proportions& p, int side, Rng& rng) {
   const Pt hilum = on_side(side, {p.medial - 0.05, p.top + 0.48 * p.height(side)});
+  cv::ellipse(layer, to_pixels(hilum, layer.cols), cv::Size(to_length(0.03, layer.cols), to_length(0.05, layer.cols)), 0, 0,
+              360, cv::Scalar(200), cv::FILLED, cv::LINE_AA, kShift);
   for (double angle : {-15.0, 20.0, 55.0, 90.0, 125.0, 160.0, 195.0}) {
     const Pt root = jitter(hilum, rng, 0.01);
-    const double turn = rng.uniform(-12, 12), length = rng.uniform(0.06, 0.08), width = rng.uniform(0.006, 0.009);
-    draw_vessel(layer, root, angle + turn, length, width, 255, 5, side, rng);
+    const double turn = rng.uniform(-12, 12), length = rng.uniform(0.075, 0.095), width = rng.uniform(0.008, 0.011);
+    draw_vessel(layer, root, angle + turn, length, width, 255, 4, side, rng);
   }
 }
 
@@ -367,167 +405,204 @@ io::DicomMeta random_meta(int size, uint64_t seed, Rng& rng) {
   return m;
 }
 
-// Density image: higher = more attenuating = brighter on the radiograph.
-struct Render {
-  cv::Mat density;             // CV_32F
-  cv::Mat lungs;               // CV_8U labels 0/1/2
-  std::vector<cv::Mat> masks;  // CV_8U 0/255
+// The radiograph being built, in the canonical frame (before the patient is repositioned).
+// Density: higher = more attenuating = brighter on the radiograph.
+struct Scene {
+  int size = 0;
+  Proportions p;
+  cv::Mat density;               // CV_32F
+  cv::Mat body;                  // CV_32F 0..1, soft-edged
+  std::array<cv::Mat, 2> lung;   // CV_8U 0/255 per side
+  cv::Mat lungs;                 // CV_8U labels 0/1/2
+  cv::Mat lung_edge;             // CV_32F 0..1, the lungs with softened borders
+  cv::Mat lung_air;              // CV_32F, what the lungs took off the density
+  double deepest_air = 0;        // lung_air at its greatest
+  cv::Mat markings;              // CV_32F, lung markings before masking to the lungs
+  std::vector<cv::Mat> masks;    // CV_8U 0/255 pneumothorax regions
+
+  cv::Mat layer() const { return cv::Mat::zeros(size, size, CV_8UC1); }
+  double px(double unit) const { return unit * size; }
 };
 
-Render render_anatomy(int size, bool female, bool positive, uint64_t seed) {
-  Rng rng(substream(seed, 2));
-  const double px = size;  // unit -> pixels
-  const Proportions p = random_proportions(rng);
-  auto layer = [&] { return cv::Mat(cv::Mat::zeros(size, size, CV_8UC1)); };
-
-  // Soft tissue: the body, denser towards the abdomen, thinner at its curved edges.
-  cv::Mat body8 = layer();
-  fill(body8, body_outline(p, rng), 255);
-  cv::Mat body = soft(body8, 1.0, 0.02 * px);
-  cv::Mat density(size, size, CV_32F);
-  for (int y = 0; y < size; ++y) {
-    const float* b = body.ptr<float>(y);
-    float* d = density.ptr<float>(y);
-    const double abdomen = 0.08 * std::clamp((double(y) / size - 0.6) / 0.3, 0.0, 1.0);
-    for (int x = 0; x < size; ++x) d[x] = float(0.03 + b[x] * (0.52 + abdomen));
+// Soft tissue: the body, denser towards the abdomen and thinner at its curved edges; mediastinum
+// and spine down the middle.
+void add_soft_tissue(Scene& sc, Rng& rng) {
+  cv::Mat body8 = sc.layer();
+  fill(body8, body_outline(sc.p, rng), 255);
+  sc.body = soft(body8, 1.0, sc.px(0.02));
+  sc.density.create(sc.size, sc.size, CV_32F);
+  for (int y = 0; y < sc.size; ++y) {
+    const float* b = sc.body.ptr<float>(y);
+    float* d = sc.density.ptr<float>(y);
+    const double abdomen = 0.08 * std::clamp((double(y) / sc.size - 0.6) / 0.3, 0.0, 1.0);
+    for (int x = 0; x < sc.size; ++x) d[x] = float(0.03 + b[x] * (0.5 + abdomen));
   }
-
-  // Mediastinum and spine down the middle.
-  cv::Mat mid8 = layer();
+  cv::Mat mid8 = sc.layer();
   const double half = rng.uniform(0.06, 0.075);
   fill(mid8, {{0.5 - half, -0.05}, {0.5 + half, -0.05}, {0.5 + half + 0.01, 0.8}, {0.5 - half - 0.01, 0.8}}, 255);
-  density += soft(mid8, 0.10, 0.02 * px);
-  cv::Mat spine8 = layer();
+  sc.density += soft(mid8, 0.07, sc.px(0.02));
+  cv::Mat spine8 = sc.layer();
   const double vertebra = rng.uniform(0.045, 0.055);
   for (double y = rng.uniform(-0.03, 0.0); y < 1.0; y += vertebra) {
-    cv::rectangle(spine8, to_pixels({0.472, y + 0.006}, size), to_pixels({0.528, y + vertebra - 0.006}, size),
+    cv::rectangle(spine8, to_pixels({0.472, y + 0.006}, sc.size), to_pixels({0.528, y + vertebra - 0.006}, sc.size),
                   cv::Scalar(255), cv::FILLED, cv::LINE_AA, kShift);
   }
-  density += soft(spine8, 0.06, 0.003 * px);
+  sc.density += soft(spine8, 0.04, sc.px(0.003));
+}
 
-  // Lungs: air, darkest in their depth.
-  std::array<cv::Mat, 2> lung;
-  cv::Mat lungs = layer(), lung_any = layer();
+// Lungs: air, darkest in their depth, lighter towards their borders.
+void add_lungs(Scene& sc, Rng& rng) {
+  sc.lungs = sc.layer();
+  cv::Mat any = sc.layer();
   for (int s = 0; s < 2; ++s) {
-    lung[s] = layer();
-    fill(lung[s], lung_outline(p, s, rng), 255);
-    cv::threshold(lung[s], lung[s], 127, 255, cv::THRESH_BINARY);  // binary for labels and distances
-    lungs.setTo(s + 1, lung[s]);
-    lung_any |= lung[s];
+    sc.lung[s] = sc.layer();
+    fill(sc.lung[s], lung_outline(sc.p, s, rng), 255);
+    cv::threshold(sc.lung[s], sc.lung[s], 127, 255, cv::THRESH_BINARY);  // binary for labels and distances
+    sc.lungs.setTo(s + 1, sc.lung[s]);
+    any |= sc.lung[s];
   }
-  const cv::Mat lung_edge = soft(lung_any, 1.0, 0.004 * px), lung_depth = soft(lung_any, 1.0, 0.035 * px);
-  const double air = rng.uniform(0.20, 0.24);
-  density -= lung_edge.mul(air + 0.18 * lung_depth);
+  sc.lung_edge = soft(any, 1.0, sc.px(0.004));
+  const cv::Mat depth = soft(any, 1.0, sc.px(0.035));
+  const double air = rng.uniform(0.20, 0.24), deep = 0.18;
+  sc.deepest_air = air + deep;
+  sc.lung_air = sc.lung_edge.mul(air + deep * depth);
+  sc.density -= sc.lung_air;
+}
 
-  // Heart, aortic knob, and on women the breast shadows over the lower lung fields.
-  cv::Mat heart8 = layer();
+// Heart and aortic knob; on women the breast shadows over the lower lung fields.
+void add_heart(Scene& sc, Rng& rng, bool female) {
+  cv::Mat heart8 = sc.layer();
+  fill(heart8, heart_outline(sc.p, rng), 255);
   // Draws are taken one per statement: the order of evaluation of function arguments is unspecified.
-  const Pt heart{rng.uniform(0.52, 0.55), p.dome[1] - rng.uniform(0.07, 0.1)};
-  const cv::Size heart_axes{to_length(rng.uniform(0.14, 0.17), size), to_length(rng.uniform(0.10, 0.12), size)};
-  const double heart_tilt = rng.uniform(-25, -10);
-  cv::ellipse(heart8, to_pixels(heart, size), heart_axes, heart_tilt, 0, 360, cv::Scalar(255), cv::FILLED, cv::LINE_AA, kShift);
-  const Pt knob{rng.uniform(0.56, 0.58), p.top + rng.uniform(0.16, 0.2)};
-  const double knob_radius = rng.uniform(0.03, 0.04);
-  cv::circle(heart8, to_pixels(knob, size), to_length(knob_radius, size), cv::Scalar(200), cv::FILLED, cv::LINE_AA, kShift);
-  density += soft(heart8, rng.uniform(0.18, 0.24), 0.01 * px);
-  if (female) {
-    cv::Mat breast8 = layer();
-    for (int s = 0; s < 2; ++s) {
-      cv::ellipse(breast8, to_pixels(on_side(s, {p.lateral + 0.35 * p.width(), p.bottom[s] - 0.02}), size),
-                  cv::Size(to_length(0.16, size), to_length(0.11, size)), 0, 0, 360, cv::Scalar(255), cv::FILLED,
-                  cv::LINE_AA, kShift);
-    }
-    density += soft(breast8, rng.uniform(0.03, 0.06), 0.03 * px);
-  }
-
-  // Airways: trachea and main bronchi; the stomach's gas bubble under the left dome.
-  cv::Mat airway8 = layer();
-  const Pt carina{0.5 + rng.uniform(-0.01, 0.01), p.top + rng.uniform(0.18, 0.22)};
-  stroke(airway8, {{0.5, -0.02}, carina}, 0.028, 255);
-  stroke(airway8, {carina, {0.40, carina.y + 0.07}}, 0.016, 255);
-  stroke(airway8, {carina, {0.61, carina.y + 0.09}}, 0.016, 255);
-  if (rng.chance(0.6)) {
-    cv::ellipse(airway8, to_pixels(on_side(1, {p.lateral + 0.55 * p.width(), p.bottom[1] + 0.03}), size),
-                cv::Size(to_length(0.05, size), to_length(0.03, size)), 0, 0, 360, cv::Scalar(255), cv::FILLED,
-                cv::LINE_AA, kShift);
-  }
-  density -= soft(airway8, 0.08, 0.006 * px);
-
-  // Bones: ribs and clavicles, over everything inside the body.
-  cv::Mat posterior = layer(), anterior = layer(), clavicles = layer();
+  const Pt knob{rng.uniform(0.56, 0.58), sc.p.top + rng.uniform(0.16, 0.2)};
+  const double knob_radius = rng.uniform(0.025, 0.035);
+  cv::circle(heart8, to_pixels(knob, sc.size), to_length(knob_radius, sc.size), cv::Scalar(200), cv::FILLED,
+             cv::LINE_AA, kShift);
+  sc.density += soft(heart8, rng.uniform(0.09, 0.13), sc.px(0.008));
+  if (!female) return;
+  cv::Mat breast8 = sc.layer();
   for (int s = 0; s < 2; ++s) {
-    draw_ribs(posterior, anterior, p, s, rng);
-    draw_clavicle(clavicles, p, s, rng);
+    const Pt c = on_side(s, {sc.p.lateral + 0.35 * sc.p.width(), sc.p.bottom[s] - 0.02});
+    cv::ellipse(breast8, to_pixels(c, sc.size), cv::Size(to_length(0.16, sc.size), to_length(0.11, sc.size)), 0, 0, 360,
+                cv::Scalar(255), cv::FILLED, cv::LINE_AA, kShift);
   }
-  const double bone_blur = 0.0012 * px;
-  cv::Mat bones = soft(posterior, rng.uniform(0.07, 0.1), bone_blur) + soft(anterior, 0.045, bone_blur) +
-                  soft(clavicles, 0.12, bone_blur);
-  density += bones.mul(body);
+  sc.density += soft(breast8, rng.uniform(0.03, 0.06), sc.px(0.03));
+}
 
-  // Lung markings: vessel trees plus fine reticular texture (a band of noise frequencies).
-  cv::Mat vessels8 = layer();
-  for (int s = 0; s < 2; ++s) draw_lung_markings(vessels8, p, s, rng);
-  cv::Mat markings = soft(vessels8, rng.uniform(0.06, 0.08), 0.0008 * px);
-  {
-    Rng tex(substream(seed, 5));
-    const cv::Mat white = normal_noise(size, tex);
-    const double fine = std::max(0.7, 0.0025 * px);
-    cv::Mat band = smooth(white, fine) - smooth(white, 3 * fine);
-    cv::Scalar mean, sd;
-    cv::meanStdDev(band, mean, sd);
-    markings += band * (0.012 / std::max(sd[0], 1e-9));
+// Air outside the lungs: trachea and main bronchi, and often the stomach's gas under the left dome.
+void add_airways(Scene& sc, Rng& rng) {
+  cv::Mat air8 = sc.layer();
+  const Pt carina{0.5 + rng.uniform(-0.01, 0.01), sc.p.top + rng.uniform(0.18, 0.22)};
+  stroke(air8, {{0.5, -0.02}, carina}, 0.028, 255);
+  stroke(air8, {carina, {0.40, carina.y + 0.07}}, 0.016, 255);
+  stroke(air8, {carina, {0.61, carina.y + 0.09}}, 0.016, 255);
+  if (rng.chance(0.6)) {
+    const Pt c = on_side(1, {sc.p.lateral + 0.55 * sc.p.width(), sc.p.bottom[1] + 0.03});
+    cv::ellipse(air8, to_pixels(c, sc.size), cv::Size(to_length(0.05, sc.size), to_length(0.03, sc.size)), 0, 0, 360,
+                cv::Scalar(255), cv::FILLED, cv::LINE_AA, kShift);
   }
+  sc.density -= soft(air8, 0.08, sc.px(0.006));
+}
 
-  // Pneumothorax: extra-dark air without markings, a bright visceral pleural line at its inner
-  // border, and the collapsed lung behind it a little denser.
-  std::vector<cv::Mat> masks;
+// Ribs and clavicles, over everything inside the body.
+void add_bones(Scene& sc, Rng& rng) {
+  cv::Mat posterior = sc.layer(), anterior = sc.layer(), clavicles = sc.layer();
+  for (int s = 0; s < 2; ++s) {
+    draw_ribs(posterior, anterior, sc.p, s, rng);
+    draw_clavicle(clavicles, sc.p, s, rng);
+  }
+  const double blur = sc.px(0.002);
+  // Scatter from thick soft tissue washes out the ribs there: they show best over the lungs.
+  const cv::Mat rib_contrast = 0.4 + 0.6 * smooth(sc.lung_edge, sc.px(0.02));
+  const cv::Mat ribs = soft(posterior, rng.uniform(0.065, 0.085), blur) + soft(anterior, 0.05, blur);
+  sc.density += (ribs.mul(rib_contrast) + soft(clavicles, 0.1, blur)).mul(sc.body);
+}
+
+// Lung markings: vessel trees plus a fine parenchymal texture (a band of noise frequencies).
+// Kept apart from the density until any pneumothorax has cut them away.
+void make_markings(Scene& sc, Rng& rng, uint64_t seed) {
+  cv::Mat vessels8 = sc.layer();
+  for (int s = 0; s < 2; ++s) draw_lung_markings(vessels8, sc.p, s, rng);
+  sc.markings = soft(vessels8, rng.uniform(0.08, 0.1), sc.px(0.0008));
+  Rng texture_rng(substream(seed, 5));
+  const cv::Mat white = normal_noise(sc.size, texture_rng);
+  const double fine = std::max(0.7, sc.px(0.005));
+  const cv::Mat band = smooth(white, fine) - smooth(white, 3 * fine);
+  cv::Scalar mean, sd;
+  cv::meanStdDev(band, mean, sd);
+  sc.markings += band * (0.016 / std::max(sd[0], 1e-9));
+}
+
+// Pneumothorax: air without lung tissue, darker than even the deepest lung and without markings,
+// a bright visceral pleural line at its inner border, the collapsed lung behind it a little denser.
+void add_pneumothoraces(Scene& sc, Rng& rng) {
+  const double extra_air = rng.uniform(0.03, 0.07);
+  const int line_px = std::max(1, int(std::lround(sc.size / 600.0)));
+  const cv::Mat kernel = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * line_px + 1, 2 * line_px + 1));
+  cv::Mat all_air = sc.layer(), pleura = sc.layer();
+  std::array<cv::Mat, 2> distance;  // to the chest wall, per side, computed when needed
+  for (const Pneumothorax& pt : random_pneumothoraces(rng)) {
+    const cv::Mat& lung = sc.lung[pt.side];
+    if (distance[pt.side].empty()) cv::distanceTransform(lung, distance[pt.side], cv::DIST_L2, cv::DIST_MASK_PRECISE);
+    const cv::Mat region = pneumothorax_region(lung, distance[pt.side], sc.p, pt);
+    cv::Mat grown;
+    cv::dilate(region, grown, kernel);
+    pleura |= grown & lung;
+    all_air |= region;
+    if (pt.depth > 0.05) sc.density += soft(lung & ~region, 0.03, sc.px(0.01));
+    sc.masks.push_back(region);
+  }
+  pleura.setTo(0, all_air);
+  const cv::Mat air_soft = soft(all_air, 1.0, 0.6 * std::max(1.0, sc.size / 1024.0));
+  sc.density -= air_soft.mul(sc.deepest_air + extra_air - sc.lung_air);
+  sc.density += soft(pleura, rng.uniform(0.09, 0.13), 0.5);
+  sc.markings = sc.markings.mul(1.0 - air_soft);
+}
+
+Scene render_anatomy(int size, bool female, bool positive, uint64_t seed) {
+  Scene sc;
+  sc.size = size;
+  Rng rng(substream(seed, 2));
+  sc.p = random_proportions(rng);
+  add_soft_tissue(sc, rng);
+  add_lungs(sc, rng);
+  add_heart(sc, rng, female);
+  add_airways(sc, rng);
+  add_bones(sc, rng);
+  make_markings(sc, rng, seed);
   if (positive) {
-    Rng prng(substream(seed, 3));
-    const double extra_air = prng.uniform(0.08, 0.12);
-    const int line_px = std::max(1, int(std::lround(size / 600.0)));
-    const cv::Mat kernel = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * line_px + 1, 2 * line_px + 1));
-    cv::Mat all_air = layer(), pleura = layer();
-    std::array<cv::Mat, 2> distance;
-    for (const Pneumothorax& pt : random_pneumothoraces(prng)) {
-      cv::Mat& dist = distance[pt.side];
-      if (dist.empty()) cv::distanceTransform(lung[pt.side], dist, cv::DIST_L2, cv::DIST_MASK_PRECISE);
-      cv::Mat region = pneumothorax_region(lung[pt.side], dist, p, pt);
-      cv::Mat grown, line;
-      cv::dilate(region, grown, kernel);
-      cv::bitwise_and(grown, lung[pt.side], line);
-      pleura |= line;
-      all_air |= region;
-      if (pt.depth > 0.05) density += soft(lung[pt.side] & ~region, 0.03, 0.01 * px);
-      masks.push_back(region);
-    }
-    pleura.setTo(0, all_air);
-    const cv::Mat air_soft = soft(all_air, 1.0, 0.6 * std::max(1.0, px / 1024));
-    density -= air_soft * extra_air;
-    density += soft(pleura, prng.uniform(0.09, 0.13), 0.5);
-    markings = markings.mul(1.0 - air_soft);
+    Rng pathology_rng(substream(seed, 3));  // its own stream: a positive shares its anatomy with the negative
+    add_pneumothoraces(sc, pathology_rng);
   }
-  density += markings.mul(lung_edge);
-  return {density, lungs, masks};
+  sc.density += sc.markings.mul(sc.lung_edge);
+  return sc;
 }
 
 // Patient positioning: a slight rotation, scale and shift of everything (image and masks alike).
-void reposition(Render& r, Rng& rng) {
-  const int size = r.density.cols;
+void reposition(Scene& sc, Rng& rng) {
+  const int size = sc.density.cols;
   const double angle = rng.uniform(-4, 4), scale = rng.uniform(0.93, 1.05);
   cv::Mat m = cv::getRotationMatrix2D(cv::Point2f(size / 2.0f, size / 2.0f), angle, scale);
   m.at<double>(0, 2) += rng.uniform(-0.03, 0.03) * size;
   m.at<double>(1, 2) += rng.uniform(-0.03, 0.03) * size;
-  const cv::Size dsize(size, size);
-  cv::warpAffine(r.density, r.density, m, dsize, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
-  cv::warpAffine(r.lungs, r.lungs, m, dsize, cv::INTER_NEAREST, cv::BORDER_CONSTANT, cv::Scalar(0));
-  for (cv::Mat& mask : r.masks) cv::warpAffine(mask, mask, m, dsize, cv::INTER_NEAREST, cv::BORDER_CONSTANT, cv::Scalar(0));
+  auto warp = [&](cv::Mat& image, int interpolation, int border) {
+    cv::Mat out;
+    cv::warpAffine(image, out, m, image.size(), interpolation, border);
+    image = out;
+  };
+  warp(sc.density, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  warp(sc.lungs, cv::INTER_NEAREST, cv::BORDER_CONSTANT);
+  for (cv::Mat& mask : sc.masks) warp(mask, cv::INTER_NEAREST, cv::BORDER_CONSTANT);
 }
 
-// Exposure: window, gamma, a slight left-right exposure gradient, and quantum noise.
+// Exposure: window, a film-like tone curve (its shoulder compresses the bright soft tissue, so
+// bones show best over the lungs), gamma, a slight left-right exposure gradient, quantum noise.
+constexpr double kShoulder = 1.35;
 cv::Mat expose(const cv::Mat& density, Rng& rng, uint64_t seed) {
   const int size = density.cols;
-  const double lo = rng.uniform(-0.05, 0.03), hi = rng.uniform(0.88, 1.05), gamma = rng.uniform(0.8, 1.25);
-  const double ramp = rng.uniform(-0.04, 0.04), sigma = rng.uniform(1.5, 3.5);
+  const double lo = rng.uniform(-0.05, 0.03), hi = rng.uniform(0.95, 1.1), gamma = rng.uniform(0.8, 1.25);
+  // Noise is that of a 1024 px image resampled to this size (averaging n pixels divides it by n).
+  const double ramp = rng.uniform(-0.04, 0.04), sigma = rng.uniform(1.5, 3.5) * size / 1024.0;
   Rng noise_rng(substream(seed, 4));
   const cv::Mat noise = normal_noise(size, noise_rng);
   cv::Mat out(size, size, CV_8UC1);
@@ -537,7 +612,7 @@ cv::Mat expose(const cv::Mat& density, Rng& rng, uint64_t seed) {
     uint8_t* o = out.ptr<uint8_t>(y);
     for (int x = 0; x < size; ++x) {
       const double v = d[x] + ramp * (double(x) / size - 0.5);
-      const double g = std::pow(std::clamp((v - lo) / (hi - lo), 0.0, 1.0), gamma);
+      const double g = std::pow(1.0 - std::pow(1.0 - std::clamp((v - lo) / (hi - lo), 0.0, 1.0), kShoulder), gamma);
       o[x] = uint8_t(std::clamp(std::lround(g * 255.0 + sigma * n[x]), 0L, 255L));
     }
   }
@@ -547,6 +622,12 @@ cv::Mat expose(const cv::Mat& density, Rng& rng, uint64_t seed) {
 // ---------------------------------------------------------------------------------------------
 // The data set.
 
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 void validate(const SynthOptions& o) {
   if (o.out.empty()) throw core::UsageError("--out: give the folder to write the data set to");
   if (o.count < 1) throw core::UsageError("--count must be at least 1 (got " + std::to_string(o.count) + ")");
@@ -554,7 +635,7 @@ void validate(const SynthOptions& o) {
     throw core::UsageError("--size must be between " + std::to_string(kMinSize) + " and " + std::to_string(kMaxSize) +
                            " (got " + std::to_string(o.size) + ")");
   if (!(o.positive_fraction >= 0.0 && o.positive_fraction <= 1.0))
-    throw core::UsageError("--positive-fraction must be between 0 and 1 (got " + std::to_string(o.positive_fraction) + ")");
+    throw core::UsageError("--positive-fraction must be between 0 and 1 (got " + format_number(o.positive_fraction) + ")");
   if (o.threads < 0) throw core::UsageError("--threads must not be negative");
   if (!core::is_safe_file_stem(o.split_name))
     throw core::UsageError("--split '" + o.split_name + "' cannot be part of a file name: " + core::unsafe_reason(o.split_name));
@@ -616,12 +697,12 @@ SynthImage make_phantom(int size, bool positive, uint64_t seed) {
   SynthImage out;
   Rng meta_rng(substream(seed, 1));
   out.meta = random_meta(size, seed, meta_rng);
-  Render r = render_anatomy(size, out.meta.patient_sex == "F", positive, seed);
+  Scene sc = render_anatomy(size, out.meta.patient_sex == "F", positive, seed);
   Rng view_rng(substream(seed, 6));
-  reposition(r, view_rng);
-  out.image = expose(r.density, view_rng, seed);
-  out.masks = std::move(r.masks);
-  out.lungs = r.lungs;
+  reposition(sc, view_rng);
+  out.image = expose(sc.density, view_rng, seed);
+  out.masks = std::move(sc.masks);
+  out.lungs = sc.lungs;
   return out;
 }
 

@@ -23,8 +23,11 @@ namespace {
 void register_encoders() {
   static std::once_flag once;
   std::call_once(once, [] {
-    // Never replace the SOP Instance UID on lossy compression: ImageIds must stay what we wrote.
-    DJEncoderRegistration::registerCodecs(ECC_lossyYCbCr, EUC_never);
+    // Never replace the SOP Instance UID on lossy compression (ImageIds must stay what we wrote),
+    // and encode the stored values as they are: with pUsePixelValues (the last argument) left at
+    // its default, DCMTK shifts 8-bit pixels so the darkest becomes 0 and records no rescale.
+    DJEncoderRegistration::registerCodecs(ECC_lossyYCbCr, EUC_never, OFFalse, 0, 0, 0, OFTrue, ESS_422, OFTrue,
+                                          OFFalse, 0, 0, 0.0, 0.0, 0, 0, 0, 0, OFFalse);
     DJLSEncoderRegistration::registerCodecs();
     DcmRLEEncoderRegistration::registerCodecs();
   });

@@ -17,9 +17,9 @@ cv::Mat read_gray_image(const std::string& path) {
   return img;
 }
 
-void write_png(const std::string& path, const cv::Mat& image, int compression) {
+void write_png(const std::string& path, const cv::Mat& image) {
   std::vector<uchar> bytes;
-  if (!cv::imencode(".png", image, bytes, {cv::IMWRITE_PNG_COMPRESSION, compression}))
+  if (!cv::imencode(".png", image, bytes))
     throw core::Error(core::at(path) + "PNG encoding failed");
   core::write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }

@@ -1,0 +1,25 @@
+// The common base of every model ptx builds: a module whose forward(x) returns logits.
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+
+namespace ptx::models {
+
+// A segmentation model returns per-pixel logits (N x classes x H x W, the input's size); a
+// classifier returns N x classes logits. No activation is applied: losses and predictors do that.
+// Abstract, so it has no TORCH_MODULE holder: models are passed as ModelPtr.
+class ModelImpl : public torch::nn::Module {
+ public:
+  ~ModelImpl() override = default;
+  virtual torch::Tensor forward(const torch::Tensor& x) = 0;
+
+  // Inference only: folds every batch norm into the convolution before it and removes the
+  // batch-norm modules (see fold.h), so eval-mode outputs stay the same (to float rounding) and
+  // one pass over each feature map is saved. The model cannot be trained afterwards. Models that
+  // cannot fold throw ptx::core::Error (the default).
+  virtual void fold_batch_norm();
+};
+using ModelPtr = std::shared_ptr<ModelImpl>;
+
+}  // namespace ptx::models

@@ -1,0 +1,135 @@
+#include "ptx/models/registry.h"
+
+#include <nlohmann/json.hpp>
+
+#include "ptx/core/error.h"
+#include "ptx/models/decoders/unet.h"
+#include "ptx/models/encoders/resnet.h"
+
+namespace ptx::models {
+
+namespace {
+
+EncoderFactory resnet(const std::string& name) {
+  return [name](int64_t in_channels, int64_t depth, int64_t num_classes) -> EncoderPtr {
+    auto o = ResNetOptions::named(name);
+    o.in_channels = in_channels;
+    o.depth = depth;
+    o.num_classes = num_classes;
+    return std::make_shared<ResNetImpl>(o);
+  };
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+const EncoderEntry& find_encoder(const std::string& name) {
+  for (const auto& e : encoder_table())
+    if (e.name == name) return e;
+  throw core::Error("unknown encoder '" + name + "': valid encoders are " + join(encoder_names()));
+}
+
+void check_positive(const char* what, int64_t v) {
+  if (v < 1) throw core::Error(std::string("model spec: ") + what + " must be >= 1, got " + std::to_string(v));
+}
+
+void check_depth(int64_t depth) {
+  if (depth < 1 || depth > 5)
+    throw core::Error("model spec: encoder_depth must be one of 1, 2, 3, 4, 5, got " + std::to_string(depth));
+}
+
+const std::vector<std::string> kSpecKeys{"arch", "encoder", "in_channels", "classes", "encoder_depth",
+                                         "decoder_channels"};
+
+}  // namespace
+
+void to_json(nlohmann::json& j, const ModelSpec& spec) {
+  j = nlohmann::json{{"arch", spec.arch},
+                     {"encoder", spec.encoder},
+                     {"in_channels", spec.in_channels},
+                     {"classes", spec.classes},
+                     {"encoder_depth", spec.encoder_depth},
+                     {"decoder_channels", spec.decoder_channels}};
+}
+
+void from_json(const nlohmann::json& j, ModelSpec& spec) {
+  if (!j.is_object()) throw core::Error("model spec: expected an object with keys " + join(kSpecKeys));
+  ModelSpec out;
+  for (const auto& [key, value] : j.items()) {
+    const auto wrong = [&](const char* type) {
+      return core::Error("model spec: '" + key + "' must be " + type + ", got " + value.dump());
+    };
+    if (key == "arch" || key == "encoder") {
+      if (!value.is_string()) throw wrong("a string");
+      (key == "arch" ? out.arch : out.encoder) = value.get<std::string>();
+    } else if (key == "in_channels" || key == "classes" || key == "encoder_depth") {
+      if (!value.is_number_integer()) throw wrong("an integer");
+      (key == "in_channels" ? out.in_channels : key == "classes" ? out.classes : out.encoder_depth) =
+          value.get<int64_t>();
+    } else if (key == "decoder_channels") {
+      if (!value.is_array()) throw wrong("a list of integers");
+      out.decoder_channels.clear();
+      for (const auto& c : value) {
+        if (!c.is_number_integer()) throw wrong("a list of integers");
+        out.decoder_channels.push_back(c.get<int64_t>());
+      }
+    } else {
+      throw core::Error("model spec: unknown key '" + key + "': valid keys are " + join(kSpecKeys));
+    }
+  }
+  spec = std::move(out);
+}
+
+const std::vector<EncoderEntry>& encoder_table() {
+  static const std::vector<EncoderEntry> table{
+      {"resnet18", {64, 64, 128, 256, 512}, resnet("resnet18")},
+      {"resnet34", {64, 64, 128, 256, 512}, resnet("resnet34")},
+      {"resnet50", {64, 256, 512, 1024, 2048}, resnet("resnet50")},
+      {"resnet101", {64, 256, 512, 1024, 2048}, resnet("resnet101")},
+  };
+  return table;
+}
+
+std::vector<std::string> encoder_names() {
+  std::vector<std::string> v;
+  for (const auto& e : encoder_table()) v.push_back(e.name);
+  return v;
+}
+
+std::vector<std::string> arch_names() { return {"unet", "classifier"}; }
+
+EncoderPtr build_encoder(const std::string& name, int64_t in_channels, int64_t depth) {
+  const auto& entry = find_encoder(name);
+  check_positive("in_channels", in_channels);
+  check_depth(depth);
+  return entry.make(in_channels, depth, /*num_classes=*/0);
+}
+
+ModelPtr build_model(const ModelSpec& spec) {
+  const auto& entry = find_encoder(spec.encoder);
+  check_positive("in_channels", spec.in_channels);
+  check_positive("classes", spec.classes);
+  check_depth(spec.encoder_depth);
+  if (spec.arch == "unet") {
+    auto channels = spec.decoder_channels;
+    if (channels.empty()) {
+      const auto& d = default_unet_decoder_channels();
+      channels.assign(d.begin(), d.begin() + spec.encoder_depth);
+    }
+    auto encoder = entry.make(spec.in_channels, spec.encoder_depth, 0);
+    return std::make_shared<UNetImpl>(std::move(encoder), spec.classes, std::move(channels));
+  }
+  if (spec.arch == "classifier") {
+    if (spec.encoder_depth != 5)
+      throw core::Error("model spec: a classifier needs encoder_depth 5, got " + std::to_string(spec.encoder_depth));
+    if (!spec.decoder_channels.empty())
+      throw core::Error("model spec: a classifier has no decoder: remove decoder_channels");
+    return entry.make(spec.in_channels, 5, spec.classes);
+  }
+  throw core::Error("unknown arch '" + spec.arch + "': valid archs are " + join(arch_names()));
+}
+
+}  // namespace ptx::models
