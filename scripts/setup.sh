@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev libgloo-dev libopenblas0-pthread        # LibTorch (CPU) with c10d/Gloo; fast BLAS
   libdcmtk-dev dcmtk                                   # DICOM read/write (+ dcmdump for checks)
-  libopencv-dev                                        # image resize, PNG/JPEG codecs, CLAHE
+  libopencv-dev libdeflate-dev                         # image resize, JPEG decoding, CLAHE; fast PNG deflate
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev      # configs, CLI, JSON
   libgtest-dev libgmock-dev libbenchmark-dev           # tests and benchmarks
   libcpp-httplib-dev                                   # ptx serve

@@ -18,6 +18,7 @@
 #include "ptx/io/csv.h"
 #include "ptx/io/dicom.h"
 #include "ptx/io/image.h"
+#include "ptx/io/png_encode.h"
 
 namespace ptx::data {
 namespace fs = std::filesystem;
@@ -119,6 +120,8 @@ ConvertSummary convert_dataset(const ConvertOptions& o) {
   core::ProgressBar bar("convert", work.size());
   if (!o.progress) bar.set_enabled(false);
   SingleThreadedOpenCV single;
+  // Most images are negative: encode their all-zero mask once.
+  const std::string empty_mask_png = io::encode_png_gray(cv::Mat::zeros(o.size, o.size, CV_8UC1));
 
   auto convert_one = [&](std::size_t i) {
     const SourceImage& src = work[i];
@@ -160,7 +163,9 @@ ConvertSummary convert_dataset(const ConvertOptions& o) {
       }
       const io::Runs runs = labels.runs(*l, width, height);
       row.positive = runs.empty() ? 0 : 1;
-      if (!done) {
+      if (!done && runs.empty()) {
+        core::write_file_atomic(out / row.mask, empty_mask_png);
+      } else if (!done) {
         cv::Mat mask = resize_to(io::runs_to_mask(runs, width, height), o.size);
         cv::threshold(mask, mask, 127, 255, cv::THRESH_BINARY);  // area interpolation blurs edges
         io::write_png((out / row.mask).string(), mask);

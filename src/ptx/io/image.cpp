@@ -5,6 +5,7 @@
 
 #include "ptx/core/atomic_file.h"
 #include "ptx/core/error.h"
+#include "ptx/io/png_encode.h"
 
 namespace ptx::io {
 
@@ -18,9 +19,12 @@ cv::Mat read_gray_image(const std::string& path) {
 }
 
 void write_png(const std::string& path, const cv::Mat& image) {
+  if (image.type() == CV_8UC1 || image.type() == CV_16UC1) {
+    core::write_file_atomic(path, encode_png_gray(image));
+    return;
+  }
   std::vector<uchar> bytes;
-  if (!cv::imencode(".png", image, bytes))
-    throw core::Error(core::at(path) + "PNG encoding failed");
+  if (!cv::imencode(".png", image, bytes)) throw core::Error(core::at(path) + "PNG encoding failed");
   core::write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 

@@ -8,9 +8,8 @@ namespace ptx::io {
 // Reads an image as 8-bit grey (16-bit files are scaled down); throws core::Error naming the file.
 cv::Mat read_gray_image(const std::string& path);
 
-// Encodes and writes a PNG atomically with OpenCV's default settings (zlib level 1 with the RLE
-// strategy, about twice as fast to write as level 1 with the default strategy), which is also what
-// the Python pipelines' cv2.imwrite writes, so caches and benchmarks compare like with like.
+// Encodes and writes a PNG atomically: greyscale through encode_png_gray (libdeflate), colour
+// through OpenCV.
 void write_png(const std::string& path, const cv::Mat& image);
 
 }  // namespace ptx::io
