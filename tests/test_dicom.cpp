@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <dcmtk/dcmdata/dctk.h>
+
 #include "ptx/core/atomic_file.h"
 #include "ptx/core/error.h"
 #include "ptx/io/dicom.h"
@@ -191,4 +193,35 @@ TEST(Dicom, EightBitStoredValuesAndMonochrome1) {
   EXPECT_EQ(j.meta.sop_instance_uid, "2.25.1234");  // lossy compression kept our UID
   EXPECT_LT(cv::norm(j.gray8, lifted, cv::NORM_L1) / lifted.total(), 2.0);
   EXPECT_THROW(io::write_dicom(c, ramp12(), test_meta(), jpeg), core::Error);  // JPEG Baseline is 8-bit
+}
+
+// A full 16-bit range and a VOI LUT sequence (written into the file with DCMTK): the LUT, not a
+// min-max, decides the grey levels.
+TEST(Dicom, SixteenBitWithVoiLutSequence) {
+  test::TempDir dir;
+  cv::Mat pixels(2, 4, CV_16UC1);
+  const uint16_t values[8] = {0, 1000, 2000, 3000, 40000, 50000, 60000, 65535};
+  std::memcpy(pixels.data, values, sizeof values);
+  const std::string path = dir / "voilut.dcm";
+  io::write_dicom(path, pixels, test_meta("MONOCHROME2", 16));
+  EXPECT_EQ(io::read_dicom(path).rendering, "robust-min-max");
+
+  // A 4-entry LUT starting at input 0: 0 stays black and every value from 1 up is white (inputs
+  // past the table take its last entry); a min-max rendering would give graded values instead.
+  DcmFileFormat file;
+  ASSERT_TRUE(file.loadFile(path.c_str()).good());
+  DcmItem* item = nullptr;
+  ASSERT_TRUE(file.getDataset()->findOrCreateSequenceItem(DCM_VOILUTSequence, item, -2).good());
+  const Uint16 descriptor[3] = {4, 0, 16};
+  const Uint16 lut[4] = {0, 65535, 65535, 65535};
+  ASSERT_TRUE(item->putAndInsertUint16Array(DCM_LUTDescriptor, descriptor, 3).good());
+  ASSERT_TRUE(item->putAndInsertUint16Array(DCM_LUTData, lut, 4).good());
+  ASSERT_TRUE(file.saveFile(path.c_str(), EXS_LittleEndianExplicit).good());
+
+  const io::DicomImage img = io::read_dicom(path);
+  EXPECT_EQ(img.rendering, "voi-lut");
+  EXPECT_EQ(img.meta.bits_stored, 16);
+  EXPECT_EQ(img.gray8.at<uint8_t>(0, 0), 0);
+  EXPECT_EQ(img.gray8.at<uint8_t>(0, 1), 255);
+  EXPECT_EQ(img.gray8.at<uint8_t>(1, 3), 255);
 }

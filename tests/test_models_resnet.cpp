@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "ptx/core/error.h"
+#include "ptx/models/complexity.h"
 #include "ptx/models/encoders/resnet.h"
 
 using namespace ptx;
@@ -11,12 +12,6 @@ using models::ResNet;
 using models::ResNetOptions;
 
 namespace {
-
-int64_t count_parameters(const torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
-}
 
 ResNet make_resnet(const std::string& name, int64_t num_classes = 0, int64_t in_channels = 3,
                    int64_t depth = 5) {
@@ -30,16 +25,16 @@ ResNet make_resnet(const std::string& name, int64_t num_classes = 0, int64_t in_
 }  // namespace
 
 TEST(ResNet, ClassifierParameterCountsMatchTorchvision) {
-  EXPECT_EQ(count_parameters(*make_resnet("resnet18", 1000)), 11689512);
-  EXPECT_EQ(count_parameters(*make_resnet("resnet34", 1000)), 21797672);
-  EXPECT_EQ(count_parameters(*make_resnet("resnet50", 1000)), 25557032);
-  EXPECT_EQ(count_parameters(*make_resnet("resnet101", 1000)), 44549160);
+  EXPECT_EQ(models::count_parameters(*make_resnet("resnet18", 1000)), 11689512);
+  EXPECT_EQ(models::count_parameters(*make_resnet("resnet34", 1000)), 21797672);
+  EXPECT_EQ(models::count_parameters(*make_resnet("resnet50", 1000)), 25557032);
+  EXPECT_EQ(models::count_parameters(*make_resnet("resnet101", 1000)), 44549160);
 }
 
 TEST(ResNet, EncoderRegistersNoClassifier) {
   auto enc = make_resnet("resnet34");
   for (const auto& p : enc->named_parameters()) EXPECT_NE(p.key().rfind("fc.", 0), 0u) << p.key();
-  EXPECT_EQ(count_parameters(*enc), 21797672 - (512 * 1000 + 1000));
+  EXPECT_EQ(models::count_parameters(*enc), 21797672 - (512 * 1000 + 1000));
   EXPECT_THROW(enc->forward(torch::zeros({1, 3, 64, 64})), core::Error);
 }
 

@@ -6,42 +6,24 @@
 #include <nlohmann/json.hpp>
 
 #include "ptx/core/error.h"
+#include "ptx/models/complexity.h"
 #include "ptx/models/decoders/unet.h"
 #include "ptx/models/registry.h"
+
+#include "test_support.h"
 
 using namespace ptx;
 using models::ModelSpec;
 using models::UNet;
 
-namespace {
-
-int64_t count_parameters(const torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
-}
-
-// The message of the core::Error f throws ("" if none).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const core::Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-}  // namespace
-
 TEST(UNet, ParameterCountsMatchSegmentationModels) {
-  EXPECT_EQ(count_parameters(*UNet("resnet34")), 24436369);
-  EXPECT_EQ(count_parameters(*UNet("resnet50")), 32521105);
+  EXPECT_EQ(models::count_parameters(*UNet("resnet34")), 24436369);
+  EXPECT_EQ(models::count_parameters(*UNet("resnet50")), 32521105);
   ModelSpec spec;
   spec.encoder = "resnet34";
-  EXPECT_EQ(count_parameters(*models::build_model(spec)), 24436369);
+  EXPECT_EQ(models::count_parameters(*models::build_model(spec)), 24436369);
   spec.encoder = "resnet50";
-  EXPECT_EQ(count_parameters(*models::build_model(spec)), 32521105);
+  EXPECT_EQ(models::count_parameters(*models::build_model(spec)), 32521105);
 }
 
 TEST(UNet, NamesFollowSegmentationModels) {
@@ -123,35 +105,35 @@ TEST(UNet, TrainsEndToEnd) {
 TEST(Models, RegistryErrorsListTheChoices) {
   ModelSpec spec;
   spec.encoder = "resnet35";
-  auto msg = error_of([&] { models::build_model(spec); });
+  auto msg = test::error_of([&] { models::build_model(spec); });
   EXPECT_NE(msg.find("'resnet35'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("resnet18, resnet34, resnet50, resnet101"), std::string::npos) << msg;
-  msg = error_of([] { UNet("vgg17"); });
+  msg = test::error_of([] { UNet("vgg17"); });
   EXPECT_NE(msg.find("'vgg17'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("resnet34"), std::string::npos) << msg;
-  msg = error_of([] { models::build_encoder("densenet999"); });
+  msg = test::error_of([] { models::build_encoder("densenet999"); });
   EXPECT_NE(msg.find("resnet101"), std::string::npos) << msg;
 
   spec = ModelSpec();
   spec.arch = "segnet";
-  msg = error_of([&] { models::build_model(spec); });
+  msg = test::error_of([&] { models::build_model(spec); });
   EXPECT_NE(msg.find("'segnet'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("unet, classifier"), std::string::npos) << msg;
 
   spec = ModelSpec();
   spec.decoder_channels = {256, 128, 64};
-  msg = error_of([&] { models::build_model(spec); });
+  msg = test::error_of([&] { models::build_model(spec); });
   EXPECT_NE(msg.find("depth 5"), std::string::npos) << msg;
   spec = ModelSpec();
   spec.classes = 0;
-  EXPECT_NE(error_of([&] { models::build_model(spec); }).find("classes"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { models::build_model(spec); }).find("classes"), std::string::npos);
   spec = ModelSpec();
   spec.encoder_depth = 6;
-  EXPECT_NE(error_of([&] { models::build_model(spec); }).find("1, 2, 3, 4, 5"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { models::build_model(spec); }).find("1, 2, 3, 4, 5"), std::string::npos);
   spec = ModelSpec();
   spec.arch = "classifier";
   spec.decoder_channels = {1, 2, 3, 4, 5};
-  EXPECT_NE(error_of([&] { models::build_model(spec); }).find("no decoder"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { models::build_model(spec); }).find("no decoder"), std::string::npos);
 }
 
 TEST(Models, RegistryBuildsEveryCombination) {
@@ -205,11 +187,11 @@ TEST(Models, SpecJsonRoundTripAndErrors) {
   EXPECT_EQ(partial.in_channels, 3);
   EXPECT_TRUE(partial.decoder_channels.empty());
 
-  auto msg = error_of([] { nlohmann::json::parse(R"({"encodr": "resnet18"})").get<ModelSpec>(); });
+  auto msg = test::error_of([] { nlohmann::json::parse(R"({"encodr": "resnet18"})").get<ModelSpec>(); });
   EXPECT_NE(msg.find("'encodr'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("arch, encoder, in_channels, classes, encoder_depth, decoder_channels"), std::string::npos) << msg;
-  msg = error_of([] { nlohmann::json::parse(R"({"classes": "two"})").get<ModelSpec>(); });
+  msg = test::error_of([] { nlohmann::json::parse(R"({"classes": "two"})").get<ModelSpec>(); });
   EXPECT_NE(msg.find("'classes' must be an integer"), std::string::npos) << msg;
-  msg = error_of([] { nlohmann::json::parse(R"({"decoder_channels": [1, "x"]})").get<ModelSpec>(); });
+  msg = test::error_of([] { nlohmann::json::parse(R"({"decoder_channels": [1, "x"]})").get<ModelSpec>(); });
   EXPECT_NE(msg.find("list of integers"), std::string::npos) << msg;
 }

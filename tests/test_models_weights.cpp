@@ -20,15 +20,6 @@ models::ResNet resnet18(int64_t in_channels = 3) {
   return models::ResNet(o);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const core::Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST(ModelsWeights, RoundTripCopiesParametersAndBuffers) {
@@ -59,7 +50,7 @@ TEST(ModelsWeights, StrictLoadingListsEveryProblemAndLoadsNothing) {
   src["conv1.weight"] = torch::zeros({64, 1, 7, 7});
   auto dst = resnet18();
   const auto before = dst->named_parameters()["layer4.1.conv2.weight"].clone();
-  const auto msg = error_of([&] { models::load_named_tensors(*dst, src); });
+  const auto msg = test::error_of([&] { models::load_named_tensors(*dst, src); });
   for (const char* s : {"nothing was loaded", "2 missing", "layer1.0.conv1.weight", "bn1.running_var",
                         "1 unexpected: fc.weight", "1 mis-shaped: conv1.weight: file [64, 1, 7, 7] vs model [64, 3, 7, 7]"})
     EXPECT_NE(msg.find(s), std::string::npos) << s << " not in: " << msg;
@@ -76,13 +67,13 @@ TEST(ModelsWeights, StrictLoadingListsEveryProblemAndLoadsNothing) {
 
 TEST(ModelsWeights, BadFilesAreErrorsNamingTheFile) {
   test::TempDir tmp;
-  EXPECT_NE(error_of([&] { models::read_tensor_dict(tmp / "absent.pt"); }).find("absent.pt"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { models::read_tensor_dict(tmp / "absent.pt"); }).find("absent.pt"), std::string::npos);
   std::ofstream(tmp / "junk.pt") << "not a zip";
-  EXPECT_NE(error_of([&] { models::read_tensor_dict(tmp / "junk.pt"); }).find("junk.pt"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { models::read_tensor_dict(tmp / "junk.pt"); }).find("junk.pt"), std::string::npos);
   // A list, not a dict.
   const auto bytes = torch::pickle_save(c10::IValue(c10::List<torch::Tensor>({torch::zeros({2})})));
   std::ofstream(tmp / "list.pt", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  const auto msg = error_of([&] { models::read_tensor_dict(tmp / "list.pt"); });
+  const auto msg = test::error_of([&] { models::read_tensor_dict(tmp / "list.pt"); });
   EXPECT_NE(msg.find("plain dict"), std::string::npos) << msg;
 }
 

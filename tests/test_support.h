@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <string>
+
+#include "ptx/core/error.h"
 
 namespace ptx::test {
 
@@ -32,6 +35,16 @@ struct CommandResult {
   std::string out;  // stdout
   std::string err;  // stderr
 };
+// The message of the core::Error that f throws, or "" when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const core::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 // Runs the built ptx executable with arguments (a shell-quoted string).
 CommandResult run_ptx(const std::string& args);
 
