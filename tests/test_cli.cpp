@@ -35,6 +35,7 @@ TEST(Cli, InfoFlagsNonChestImagesAndFailsCleanlyOnBadFiles) {
   EXPECT_NE(ct.err.find("warning"), std::string::npos);
   const auto j = run_ptx("--json info " + d + "nih-cxr-uncompressed.dcm " + d + "ct-scout-not-a-chest-xray.dcm");
   ASSERT_EQ(j.exit_code, 0) << j.err;
+  EXPECT_EQ(j.err, "") << "a good file must not print anything on stderr (DCMTK's own log included)";
   const auto parsed = nlohmann::json::parse(j.out);
   ASSERT_EQ(parsed["files"].size(), 2u);
   EXPECT_TRUE(parsed["files"][0]["warnings"].empty());

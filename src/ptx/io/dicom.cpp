@@ -9,6 +9,7 @@
 #include <dcmtk/dcmimgle/dipixel.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpls/djdecode.h>
+#include <dcmtk/oflog/oflog.h>
 
 #include <algorithm>
 #include <cmath>
@@ -24,6 +25,9 @@ namespace ptx::io {
 void register_dicom_codecs() {
   static std::once_flag once;
   std::call_once(once, [] {
+    // DCMTK logs warnings to stderr for ordinary events (stopping a header-only read at the pixel
+    // data); ptx reports problems itself, as errors naming the file.
+    OFLog::configure(OFLogger::ERROR_LOG_LEVEL);
     DJDecoderRegistration::registerCodecs();
     DJLSDecoderRegistration::registerCodecs();
     DcmRLEDecoderRegistration::registerCodecs();

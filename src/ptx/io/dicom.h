@@ -51,7 +51,8 @@ DicomImage read_dicom(const std::string& path, bool with_float = true);
 // CR/DX, colour, several frames, or a body part that is not the chest.
 std::vector<std::string> chest_radiograph_warnings(const DicomMeta& meta);
 
-// Registers DCMTK's JPEG, JPEG-LS and RLE codecs once (thread-safe; every reader calls it).
+// Registers DCMTK's JPEG, JPEG-LS and RLE decoders and limits its logger to errors, once
+// (thread-safe; every reader calls it).
 void register_dicom_codecs();
 
 }  // namespace ptx::io
