@@ -36,10 +36,11 @@ inline nlohmann::json run_json(const std::string& command) {
   return nlohmann::json::parse(last);
 }
 
-// Peak resident memory of this process (and, with children=true, of its finished children), MiB.
-inline double peak_rss_mib(bool children = false) {
+// Peak resident memory of this process, MiB. (Not of the peers: a child forked from here keeps
+// this process's peak across exec, so RUSAGE_CHILDREN would only repeat our own figure.)
+inline double peak_rss_mib() {
   rusage u{};
-  getrusage(children ? RUSAGE_CHILDREN : RUSAGE_SELF, &u);
+  getrusage(RUSAGE_SELF, &u);
   return u.ru_maxrss / 1024.0;
 }
 

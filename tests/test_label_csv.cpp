@@ -81,3 +81,14 @@ TEST(LabelCsv, RealFilesRoundTrip) {
     }
   }
 }
+
+// Positive or not is known before the image size: "1 1" (only ones and blanks) is a run.
+TEST(LabelCsv, PositiveWithoutDecoding) {
+  TempDir dir;
+  const std::string path = dir / "labels.csv";
+  core::write_file_atomic(path, "a, -1\nb, 1 1\nc, -1\nc, 11 1\n");
+  const io::LabelSet set = io::read_label_csv(path);
+  EXPECT_FALSE(set.find("a")->positive());
+  EXPECT_TRUE(set.find("b")->positive());
+  EXPECT_TRUE(set.find("c")->positive());
+}

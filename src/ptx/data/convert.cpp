@@ -6,13 +6,12 @@
 #include <filesystem>
 #include <mutex>
 #include <opencv2/imgproc.hpp>
-#include <thread>
 
 #include "ptx/core/error.h"
 #include "ptx/core/log.h"
+#include "ptx/core/parallel.h"
 #include "ptx/core/progress.h"
 #include "ptx/core/safe_name.h"
-#include "ptx/core/threads.h"
 #include "ptx/data/index_csv.h"
 #include "ptx/data/siim_index.h"
 #include "ptx/io/csv.h"
@@ -96,8 +95,7 @@ ConvertSummary convert_dataset(const ConvertOptions& o) {
     std::vector<bool> positive;
     for (const auto& s : work) {
       ids.push_back(s.image_id);
-      const io::ImageLabels* l = labels.find(s.image_id);
-      positive.push_back(std::any_of(l->rows.begin(), l->rows.end(), [](const io::LabelRow& r) { return r.rle.find_first_not_of(" -1") != std::string::npos; }));
+      positive.push_back(labels.find(s.image_id)->positive());
     }
     const std::string folds_path = (out / "folds.csv").string();
     if (fs::exists(folds_path)) {
@@ -116,12 +114,12 @@ ConvertSummary convert_dataset(const ConvertOptions& o) {
   std::vector<char> ok(work.size(), 0);
   std::vector<Failure> failures;
   std::mutex failures_mutex;
-  std::atomic<std::size_t> next{0}, written{0}, skipped{0};
+  std::atomic<std::size_t> written{0}, skipped{0};
   core::ProgressBar bar("convert", work.size());
   if (!o.progress) bar.set_enabled(false);
   SingleThreadedOpenCV single;
   // Most images are negative: encode their all-zero mask once.
-  const std::string empty_mask_png = io::encode_png_gray(cv::Mat::zeros(o.size, o.size, CV_8UC1));
+  const std::string empty_mask_png = labelled ? io::encode_png_gray(cv::Mat::zeros(o.size, o.size, CV_8UC1)) : "";
 
   auto convert_one = [&](std::size_t i) {
     const SourceImage& src = work[i];
@@ -179,23 +177,17 @@ ConvertSummary convert_dataset(const ConvertOptions& o) {
     }
   };
 
-  auto worker = [&] {
-    for (std::size_t i; (i = next++) < work.size();) {
-      try {
-        convert_one(i);
-        ok[i] = 1;
-      } catch (const std::exception& e) {
-        std::lock_guard<std::mutex> lock(failures_mutex);
-        failures.push_back({work[i].image_id, work[i].path, e.what()});
-      }
-      bar.tick();
+  // A bad input is recorded and skipped; it never stops the others.
+  core::parallel_for(work.size(), o.threads, [&](std::size_t i) {
+    try {
+      convert_one(i);
+      ok[i] = 1;
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lock(failures_mutex);
+      failures.push_back({work[i].image_id, work[i].path, e.what()});
     }
-  };
-  const int threads = std::max(1, std::min<int>(o.threads > 0 ? o.threads : core::hardware_threads(), int(work.size())));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
+    bar.tick();
+  });
   bar.finish();
 
   std::vector<IndexRow> index;

@@ -2,22 +2,18 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <exception>
 #include <filesystem>
-#include <mutex>
 #include <opencv2/imgproc.hpp>
 #include <random>
-#include <thread>
 
 #include "ptx/core/atomic_file.h"
 #include "ptx/core/error.h"
+#include "ptx/core/parallel.h"
 #include "ptx/core/progress.h"
 #include "ptx/core/safe_name.h"
-#include "ptx/core/threads.h"
 #include "ptx/io/dicom_write.h"
 #include "ptx/io/rle.h"
 
@@ -714,28 +710,11 @@ SynthSummary synthesize_dataset(const SynthOptions& o) {
 
   core::ProgressBar bar("synth", std::size_t(o.count));
   if (!o.progress) bar.set_enabled(false);
-  std::atomic<int> next{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto work = [&] {
-    for (int i = next++; i < o.count && !failed; i = next++) {
-      try {
-        written[i] = write_image(o, i, positive[i]);
-        bar.tick();
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-        failed = true;
-      }
-    }
-  };
-  const int threads = std::min(o.count, o.threads > 0 ? o.threads : core::hardware_threads());
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) pool.emplace_back(work);
-  for (std::thread& t : pool) t.join();
+  core::parallel_for(std::size_t(o.count), o.threads, [&](std::size_t i) {
+    written[i] = write_image(o, int(i), positive[i]);
+    bar.tick();
+  });
   bar.finish();
-  if (error) std::rethrow_exception(error);
 
   SynthSummary summary;
   summary.dicom_dir = (fs::path(o.out) / ("dicom-images-" + o.split_name)).string();

@@ -19,6 +19,10 @@ bool looks_like_rle(const std::string& s) {
 }
 }  // namespace
 
+bool ImageLabels::positive() const {
+  return std::any_of(rows.begin(), rows.end(), [](const LabelRow& r) { return r.rle != "-1"; });
+}
+
 const ImageLabels* LabelSet::find(const std::string& image_id) const {
   auto it = index.find(image_id);
   return it == index.end() ? nullptr : &images[it->second];

@@ -19,6 +19,10 @@ struct LabelRow {
 struct ImageLabels {
   std::string image_id;
   std::vector<LabelRow> rows;  // "-1" rows included
+
+  // True when a row has runs. Known without the image size: every row passed read_label_csv's
+  // syntax check, so a row is either "-1" or at least one run of positive length.
+  bool positive() const;
 };
 
 // All labels of a file, images in order of first appearance.
