@@ -5,15 +5,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <cstdlib>
-#include <fstream>
-#include <iostream>
-
 #include "ptx/models/decoders/unet.h"
 #include "ptx/models/encoders/resnet.h"
 #include "ptx/models/registry.h"
-#include "ptx/models/weights.h"
-#include "test_support.h"
+#include "python_reference.h"
 
 using namespace ptx;
 
@@ -22,8 +17,7 @@ namespace {
 // torchvision's resnet34 and resnet50, and the U-Net of segmentation_models.pytorch (which is not
 // packaged for Debian: its Unet, UnetDecoder, DecoderBlock, Conv2dReLU and ResNetEncoder are
 // restated here with the same module names and forward code).
-constexpr const char* kReferenceScript = R"PY(
-import sys, torch, torch.nn as nn, torch.nn.functional as F, torchvision
+const std::string kReferenceScript = test::with_reference_prelude(R"PY(
 from torchvision.models.resnet import BasicBlock
 
 class Conv2dReLU(nn.Sequential):
@@ -78,104 +72,28 @@ class Unet(nn.Module):
     def forward(self, x):
         return self.segmentation_head(self.decoder(*self.encoder(x)))
 
-out = sys.argv[1]
-builders = {"resnet34": torchvision.models.resnet34, "resnet50": torchvision.models.resnet50,
-            "unet_resnet34": Unet}
-for name, build in builders.items():
+torch.manual_seed(0)
+m = Unet()
+assert sum(p.numel() for p in m.parameters()) == 24436369
+randomize_and_save("unet_resnet34", m)
+for name in ("resnet34", "resnet50"):
     torch.manual_seed(0)
-    m = build()
-    if name == "unet_resnet34":
-        assert sum(p.numel() for p in m.parameters()) == 24436369
-    for mod in m.modules():
-        if isinstance(mod, nn.BatchNorm2d):
-            mod.momentum = None  # running statistics: the average over the batches below
-            with torch.no_grad():
-                mod.weight.uniform_(0.5, 1.5)
-                mod.bias.uniform_(-0.2, 0.2)
-    m.train()
-    with torch.no_grad():
-        for _ in range(3):
-            m(torch.randn(4, 3, 64, 64))
-    m.eval()
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        y = m(x)
-    d = {k: v for k, v in m.state_dict().items()}
-    d["__input__"] = x
-    d["__output__"] = y
-    torch.save(d, out + "/" + name + ".pt", _use_new_zipfile_serialization=True)
-)PY";
-
-std::string reference_python() {
-  const char* env = std::getenv("PTX_REFERENCE_PYTHON");
-  return env ? env : "/usr/bin/python3";
-}
+    randomize_and_save(name, getattr(torchvision.models, name)())
+)PY");
 
 }  // namespace
 
 class ModelsParity : public ::testing::Test {
  protected:
-  // One Python run (about 3 s) makes every reference file.
-  static void SetUpTestSuite() {
-    dir_ = new test::TempDir();
-    const std::string script = *dir_ / "make_references.py", log = *dir_ / "log";
-    std::ofstream(script) << kReferenceScript;
-    const std::string python = reference_python();
-    if (std::system((python + " -c 'import torch, torchvision' >" + log + " 2>&1").c_str()) != 0) {
-      skip_reason_ = python + " cannot import torch and torchvision (Debian: python3-torchvision): parity skipped";
-      return;
-    }
-    const std::string cmd = python + " " + script + " " + dir_->path().string() + " >" + log + " 2>&1";
-    if (std::system(cmd.c_str()) != 0) {
-      std::ifstream in(log);
-      failure_ = "the Python reference script failed: " +
-                 std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
-  }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
-  }
-
-  // Loads reference `file` into `model` (strictly, parameters and buffers) and compares outputs.
-  static void check(const std::string& file, torch::nn::Module& model,
+  static void SetUpTestSuite() { reference_ = test::run_python_reference(kReferenceScript.c_str()); }
+  static void TearDownTestSuite() { reference_.reset(); }
+  static void check(const std::string& name, torch::nn::Module& model,
                     const std::function<torch::Tensor(const torch::Tensor&)>& forward) {
-    if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
-    ASSERT_TRUE(failure_.empty()) << failure_;
-    auto tensors = models::read_tensor_dict(*dir_ / (file + ".pt"));
-    const auto x = tensors.at("__input__"), expected = tensors.at("__output__");
-    tensors.erase("__input__");
-    tensors.erase("__output__");
-    model.eval();
-    torch::NoGradGuard no_grad;
-
-    // Parameters alone do not reproduce the reference: the batch-norm statistics matter.
-    auto params_only = tensors;
-    for (const auto& b : model.named_buffers()) params_only.erase(b.key());
-    const auto partial = models::load_named_tensors(model, params_only, /*strict=*/false);
-    EXPECT_EQ(partial.missing.size(), model.named_buffers().size());
-    const double diff_without_buffers = (forward(x) - expected).abs().max().item<double>();
-    EXPECT_GT(diff_without_buffers, 1e-2) << "the reference does not exercise the buffers";
-
-    const auto report = models::load_named_tensors(model, tensors);  // strict: every name matches
-    EXPECT_TRUE(report.complete()) << report.describe();
-    EXPECT_EQ(report.loaded, tensors.size());
-
-    const auto y = forward(x);
-    ASSERT_EQ(y.sizes(), expected.sizes());
-    const double diff = (y - expected).abs().max().item<double>();
-    RecordProperty("max_abs_diff", std::to_string(diff));
-    std::cout << "[ parity   ] " << file << ": max |ptx - python| = " << diff << " (output scale "
-              << expected.abs().max().item<double>() << "; without the buffers " << diff_without_buffers
-              << ")\n";
-    EXPECT_LE(diff, 1e-4) << file;
+    test::expect_parity(*reference_, name, model, forward);
   }
-
-  static test::TempDir* dir_;
-  static std::string skip_reason_, failure_;
+  static std::unique_ptr<test::PythonReference> reference_;
 };
-test::TempDir* ModelsParity::dir_ = nullptr;
-std::string ModelsParity::skip_reason_, ModelsParity::failure_;
+std::unique_ptr<test::PythonReference> ModelsParity::reference_;
 
 TEST_F(ModelsParity, ResNet34ClassifierMatchesTorchvision) {
   models::ModelSpec spec;

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "ptx/core/error.h"
 #include "ptx/models/decoders/unet.h"
 #include "ptx/models/encoders/resnet.h"
@@ -11,11 +13,12 @@ namespace ptx::models {
 namespace {
 
 EncoderFactory resnet(const std::string& name) {
-  return [name](int64_t in_channels, int64_t depth, int64_t num_classes) -> EncoderPtr {
+  return [name](const EncoderArgs& args) -> EncoderPtr {
     auto o = ResNetOptions::named(name);
-    o.in_channels = in_channels;
-    o.depth = depth;
-    o.num_classes = num_classes;
+    o.in_channels = args.in_channels;
+    o.depth = args.depth;
+    o.num_classes = args.num_classes;
+    o.dropout = args.dropout;
     return std::make_shared<ResNetImpl>(o);
   };
 }
@@ -41,8 +44,10 @@ void check_depth(int64_t depth) {
     throw core::Error("model spec: encoder_depth must be one of 1, 2, 3, 4, 5, got " + std::to_string(depth));
 }
 
-const std::vector<std::string> kSpecKeys{"arch", "encoder", "in_channels", "classes", "encoder_depth",
-                                         "decoder_channels"};
+const std::vector<std::string> kSpecKeys{"arch",          "encoder",          "in_channels", "classes",
+                                         "encoder_depth", "decoder_channels", "attention",   "dropout",
+                                         "aux_head"};
+const std::vector<std::string> kAttentions{"none", "scse"};
 
 }  // namespace
 
@@ -52,7 +57,10 @@ void to_json(nlohmann::json& j, const ModelSpec& spec) {
                      {"in_channels", spec.in_channels},
                      {"classes", spec.classes},
                      {"encoder_depth", spec.encoder_depth},
-                     {"decoder_channels", spec.decoder_channels}};
+                     {"decoder_channels", spec.decoder_channels},
+                     {"attention", spec.attention},
+                     {"dropout", spec.dropout},
+                     {"aux_head", spec.aux_head}};
 }
 
 void from_json(const nlohmann::json& j, ModelSpec& spec) {
@@ -62,9 +70,15 @@ void from_json(const nlohmann::json& j, ModelSpec& spec) {
     const auto wrong = [&](const char* type) {
       return core::Error("model spec: '" + key + "' must be " + type + ", got " + value.dump());
     };
-    if (key == "arch" || key == "encoder") {
+    if (key == "arch" || key == "encoder" || key == "attention") {
       if (!value.is_string()) throw wrong("a string");
-      (key == "arch" ? out.arch : out.encoder) = value.get<std::string>();
+      (key == "arch" ? out.arch : key == "encoder" ? out.encoder : out.attention) = value.get<std::string>();
+    } else if (key == "dropout") {
+      if (!value.is_number()) throw wrong("a number");
+      out.dropout = value.get<double>();
+    } else if (key == "aux_head") {
+      if (!value.is_boolean()) throw wrong("true or false");
+      out.aux_head = value.get<bool>();
     } else if (key == "in_channels" || key == "classes" || key == "encoder_depth") {
       if (!value.is_number_integer()) throw wrong("an integer");
       (key == "in_channels" ? out.in_channels : key == "classes" ? out.classes : out.encoder_depth) =
@@ -105,7 +119,7 @@ EncoderPtr build_encoder(const std::string& name, int64_t in_channels, int64_t d
   const auto& entry = find_encoder(name);
   check_positive("in_channels", in_channels);
   check_depth(depth);
-  return entry.make(in_channels, depth, /*num_classes=*/0);
+  return entry.make(EncoderArgs{in_channels, depth, /*num_classes=*/0, /*dropout=*/0.0});
 }
 
 ModelPtr build_model(const ModelSpec& spec) {
@@ -113,13 +127,17 @@ ModelPtr build_model(const ModelSpec& spec) {
   check_positive("in_channels", spec.in_channels);
   check_positive("classes", spec.classes);
   check_depth(spec.encoder_depth);
+  if (!(spec.dropout >= 0.0 && spec.dropout < 1.0))
+    throw core::Error("model spec: dropout must be in [0, 1), got " + std::to_string(spec.dropout));
+  if (std::find(kAttentions.begin(), kAttentions.end(), spec.attention) == kAttentions.end())
+    throw core::Error("model spec: unknown attention '" + spec.attention + "': valid values are " + join(kAttentions));
   if (spec.arch == "unet") {
     auto channels = spec.decoder_channels;
     if (channels.empty()) {
       const auto& d = default_unet_decoder_channels();
       channels.assign(d.begin(), d.begin() + spec.encoder_depth);
     }
-    auto encoder = entry.make(spec.in_channels, spec.encoder_depth, 0);
+    auto encoder = entry.make(EncoderArgs{spec.in_channels, spec.encoder_depth, 0, 0.0});
     return std::make_shared<UNetImpl>(std::move(encoder), spec.classes, std::move(channels));
   }
   if (spec.arch == "classifier") {
@@ -127,7 +145,7 @@ ModelPtr build_model(const ModelSpec& spec) {
       throw core::Error("model spec: a classifier needs encoder_depth 5, got " + std::to_string(spec.encoder_depth));
     if (!spec.decoder_channels.empty())
       throw core::Error("model spec: a classifier has no decoder: remove decoder_channels");
-    return entry.make(spec.in_channels, 5, spec.classes);
+    return entry.make(EncoderArgs{spec.in_channels, 5, spec.classes, spec.dropout});
   }
   throw core::Error("unknown arch '" + spec.arch + "': valid archs are " + join(arch_names()));
 }

@@ -23,13 +23,29 @@ struct ModelSpec {
   // Empty: the architecture's default (U-Net: 256,128,64,32,16, its first encoder_depth entries).
   // A U-Net needs encoder_depth entries; a classifier takes none.
   std::vector<int64_t> decoder_channels;
+  // Attention inside the decoder blocks: "none" or "scse" (concurrent spatial and channel
+  // squeeze-and-excitation, as the first-place SE-ResNeXt50 U-Net used).
+  std::string attention = "none";
+  // Dropout before the last linear layer of a classifier or of the auxiliary head (0..1).
+  double dropout = 0.0;
+  // Segmentation models: an auxiliary classification head on the deepest encoder features
+  // (global average pooling, dropout, linear to `classes`), returned by forward_all().
+  bool aux_head = false;
 };
 
-// Builds an encoder; num_classes > 0 adds its classifier head (then depth must be 5).
-using EncoderFactory = std::function<EncoderPtr(int64_t in_channels, int64_t depth, int64_t num_classes)>;
+// What an encoder factory is given. num_classes > 0 adds the encoder's classifier head (then depth
+// must be 5); dropout applies before that head's last linear layer.
+struct EncoderArgs {
+  int64_t in_channels = 3;
+  int64_t depth = 5;
+  int64_t num_classes = 0;
+  double dropout = 0.0;
+};
+using EncoderFactory = std::function<EncoderPtr(const EncoderArgs&)>;
 
 // JSON form: {"arch": "unet", "encoder": "resnet34", "in_channels": 3, "classes": 1,
-// "encoder_depth": 5, "decoder_channels": [256, 128, 64, 32, 16]}; to_json writes every field,
+// "encoder_depth": 5, "decoder_channels": [256, 128, 64, 32, 16], "attention": "none",
+// "dropout": 0.0, "aux_head": false}; to_json writes every field,
 // from_json fills absent keys with the defaults above and rejects unknown keys and wrong types
 // with a ptx::core::Error listing the valid keys. (nlohmann's ADL hooks: json j = spec;
 // j.get<ModelSpec>().) Names are checked by build_model, not here.

@@ -205,7 +205,7 @@ torch::Tensor ResNetImpl::forward(const torch::Tensor& x) {
   auto h = maxpool(norm(bn1, conv1(x)).relu_());
   for (auto& layer : layers_) h = layer->forward(h);
   h = torch::adaptive_avg_pool2d(h, {1, 1}).flatten(1);
-  return fc(h);
+  return fc(torch::dropout(h, options_.dropout, is_training()));
 }
 
 }  // namespace ptx::models

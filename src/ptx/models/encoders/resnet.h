@@ -23,6 +23,7 @@ struct ResNetOptions {
   int64_t in_channels = 3;           // channels of the input image (1 or 3 usually; any >= 1)
   int64_t depth = 5;                 // stages features() returns (1..5); deeper stages are not built
   int64_t num_classes = 0;           // 0: segmentation encoder, no fc; > 0: torchvision classifier
+  double dropout = 0.0;              // classifier: dropout before fc in training (torchvision: 0)
 
   // The standard configurations: "resnet18", "resnet34", "resnet50", "resnet101". Throws
   // ptx::core::Error listing them for any other name.
@@ -69,7 +70,7 @@ class ResNetImpl : public EncoderImpl {
   std::vector<torch::Tensor> features(const torch::Tensor& x) override;
   std::vector<int64_t> out_channels() const override;
   std::string encoder_name() const override { return options_.name; }
-  // Classifier: global average pool + fc (requires num_classes > 0 and depth 5).
+  // Classifier: global average pool + dropout + fc (requires num_classes > 0 and depth 5).
   torch::Tensor forward(const torch::Tensor& x) override;
   void fold_batch_norm() override;
 
