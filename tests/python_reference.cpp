@@ -83,8 +83,9 @@ void expect_parity(const PythonReference& reference, const std::string& name, to
   const auto partial = models::load_named_tensors(model, params_only, /*strict=*/false);
   EXPECT_EQ(partial.missing.size(), model.named_buffers().size());
   const double diff_without_buffers = (forward(x) - expected).abs().max().item<double>();
-  if (!model.named_buffers().is_empty())
+  if (!model.named_buffers().is_empty()) {
     EXPECT_GT(diff_without_buffers, 1e-2) << "the reference does not exercise the buffers";
+  }
 
   const auto report = models::load_named_tensors(model, tensors);  // strict: every name matches
   EXPECT_TRUE(report.complete()) << report.describe();

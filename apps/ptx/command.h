@@ -17,5 +17,8 @@ void add_convert(CLI::App& root, const Globals& g);
 void add_evaluate(CLI::App& root, const Globals& g);
 void add_synth(CLI::App& root, const Globals& g);
 void add_rle(CLI::App& root, const Globals& g);
+void add_models(CLI::App& root, const Globals& g);
+void add_thresholds(CLI::App& root, const Globals& g);
+void add_submit(CLI::App& root, const Globals& g);
 
 }  // namespace ptx::app

@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
   app::add_evaluate(root, g);
   app::add_synth(root, g);
   app::add_rle(root, g);
+  app::add_models(root, g);
+  app::add_thresholds(root, g);
+  app::add_submit(root, g);
 
   try {
     root.parse(argc, argv);

@@ -36,6 +36,11 @@ void ProgressBar::tick(std::size_t n) {
   draw(false);
 }
 
+void ProgressBar::set_status(std::string status) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  status_ = std::move(status);
+}
+
 void ProgressBar::finish() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (finished_) return;
@@ -52,9 +57,9 @@ void ProgressBar::draw(bool final_line) {
   const int filled = total_ ? static_cast<int>(kWidth * std::min<double>(1.0, double(done) / total_)) : 0;
   std::string bar(filled, '#');
   bar.append(kWidth - filled, '.');
-  std::fprintf(stderr, "\r%s [%s] %zu/%zu %.1f/s %s %s\x1b[K%s", label_.c_str(), bar.c_str(), done, total_,
+  std::fprintf(stderr, "\r%s [%s] %zu/%zu %.1f/s %s %s%s%s\x1b[K%s", label_.c_str(), bar.c_str(), done, total_,
                rate, final_line ? "in" : "ETA", format_duration(final_line ? elapsed : eta).c_str(),
-               final_line ? "\n" : "");
+               status_.empty() ? "" : " ", status_.c_str(), final_line ? "\n" : "");
   std::fflush(stderr);
 }
 

@@ -14,6 +14,8 @@ class ProgressBar {
   ProgressBar(std::string label, std::size_t total);
   ~ProgressBar();  // finishes the line if finish() was not called
   void tick(std::size_t n = 1);
+  // Text shown after the counts (e.g. "loss 0.231 lr 1e-04"), replaced by the next call.
+  void set_status(std::string status);
   void finish();
   // Forces drawing on or off (tests; the default follows isatty(stderr)).
   void set_enabled(bool enabled) { enabled_ = enabled; }
@@ -22,7 +24,7 @@ class ProgressBar {
 
  private:
   void draw(bool final_line);
-  std::string label_;
+  std::string label_, status_;
   std::size_t total_;
   std::atomic<std::size_t> done_{0};
   bool enabled_;
