@@ -128,7 +128,7 @@ MBConvImpl::MBConvImpl(int64_t in, int64_t out, int64_t expand_ratio, int64_t ke
     : residual_(stride == 1 && in == out), stochastic_depth_prob_(stochastic_depth_prob) {
   if (stride < 1 || stride > 2) throw core::Error("MBConv: stride must be 1 or 2, got " + std::to_string(stride));
   const int64_t expanded = adjust_channels(in, static_cast<double>(expand_ratio));
-  block = register_module("block", nn::Sequential());
+  block = register_module("block", nn::ModuleList());
   if (expanded != in) {
     expand = ConvNormActivation(in, expanded, 1);
     block->push_back(expand);
@@ -182,7 +182,7 @@ EfficientNetImpl::EfficientNetImpl(const EfficientNetOptions& options) : options
     throw core::Error(o.name + ": stochastic_depth_prob must be in [0, 1], got " +
                       std::to_string(o.stochastic_depth_prob));
 
-  features_ = register_module("features", nn::Sequential());
+  features_ = register_module("features", nn::ModuleList());
   const int64_t stem_out = adjust_channels(kStages[0].in, o.width_mult);
   stem_ = ConvNormActivation(o.in_channels, stem_out, 3, /*stride=*/2);
   features_->push_back(stem_);
@@ -196,7 +196,7 @@ EfficientNetImpl::EfficientNetImpl(const EfficientNetOptions& options) : options
   for (int64_t s = 0; s < built_stages; ++s) {
     const auto& c = kStages[s];
     const int64_t in = adjust_channels(c.in, o.width_mult), out = adjust_channels(c.out, o.width_mult);
-    nn::Sequential stage;
+    nn::ModuleList stage;
     std::vector<MBConv> blocks;
     for (int64_t b = 0; b < adjust_depth(c.layers, o.depth_mult); ++b, ++block_id) {
       const double p = o.stochastic_depth_prob * static_cast<double>(block_id) / static_cast<double>(total_blocks);

@@ -78,7 +78,8 @@ class MBConvImpl : public torch::nn::Module {
   double stochastic_depth_prob() const { return stochastic_depth_prob_; }
 
  private:
-  torch::nn::Sequential block{nullptr};  // registered as "block"; children called directly below
+  torch::nn::ModuleList block{nullptr};  // "block": torchvision's Sequential (same names), called
+                                         // through the typed holders below
   ConvNormActivation expand{nullptr};     // absent when expand_ratio == 1
   ConvNormActivation depthwise{nullptr}, project{nullptr};
   SqueezeExcitation se{nullptr};
@@ -103,7 +104,7 @@ class EfficientNetImpl : public EncoderImpl {
 
  private:
   EfficientNetOptions options_;
-  torch::nn::Sequential features_{nullptr};  // registered as "features"
+  torch::nn::ModuleList features_{nullptr};  // "features" (a Sequential in torchvision: same names)
   ConvNormActivation stem_{nullptr};          // features.0
   std::vector<std::vector<MBConv>> stages_;   // features.1 .. features.7 (those built)
   ConvNormActivation head_{nullptr};          // features.8, classifier only
