@@ -116,8 +116,8 @@ SqueezeExcitationImpl::SqueezeExcitationImpl(int64_t channels, int64_t squeeze_c
 
 torch::Tensor SqueezeExcitationImpl::forward(torch::Tensor x) {
   // adaptive_avg_pool2d to 1x1 is this mean in ATen.
-  auto scale = torch::silu_(fc1(x.mean({2, 3}, /*keepdim=*/true)));
-  scale = fc2(scale).sigmoid_();
+  auto scale = fc1(x.mean({2, 3}, /*keepdim=*/true));
+  scale = fc2(torch::silu_(scale)).sigmoid_();
   // With autograd recording, x is needed for the gradient of scale: no in-place product then.
   if (torch::GradMode::is_enabled()) return x * scale;
   return x.mul_(scale);
