@@ -50,7 +50,13 @@ void randomize_batch_norms(models::EfficientNetImpl& net, const torch::IntArrayR
     }
   }
   net.train();
-  for (int i = 0; i < 3; ++i) net.features(torch::randn(batch_shape));
+  for (int i = 0; i < 3; ++i) {
+    const auto x = torch::randn(batch_shape);
+    if (net.options().num_classes > 0)
+      net.forward(x);  // the head's batch norm (features.8.1) too
+    else
+      net.features(x);
+  }
   net.eval();
 }
 
