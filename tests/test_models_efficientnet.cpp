@@ -368,6 +368,41 @@ TEST(EfficientNet, FoldingKeepsOutputs) {
   EXPECT_EQ(models::count_parameters(*net), count);
 }
 
+TEST(EfficientNet, FoldingKeepsUNetOutputs) {
+  torch::manual_seed(6);
+  models::ModelSpec spec;
+  spec.encoder = "efficientnet_b1";
+  spec.in_channels = 1;
+  auto unet = models::build_model(spec);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& m : unet->modules()) {
+      if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+        bn->weight.uniform_(0.5, 1.5);
+        bn->bias.uniform_(-0.2, 0.2);
+        bn->options.momentum(c10::nullopt);
+      }
+    }
+    unet->train();
+    for (int i = 0; i < 3; ++i) unet->forward(torch::randn({4, 1, 64, 64}));
+  }
+  unet->eval();
+  const auto x = torch::randn({1, 1, 64, 64});
+  torch::Tensor before;
+  {
+    torch::NoGradGuard no_grad;
+    before = unet->forward(x);
+  }
+  models::prepare_for_inference(*unet);  // folded, channels-last
+  EXPECT_EQ(count_batch_norms(*unet), 0u);
+  c10::InferenceMode inference;
+  const double diff =
+      (unet->forward(x.contiguous(at::MemoryFormat::ChannelsLast)) - before).abs().max().item<double>();
+  std::cout << "[ fold     ] unet-efficientnet_b1 max |folded - plain| = " << diff << " (output scale "
+            << before.abs().max().item<double>() << ")\n";
+  EXPECT_LE(diff, 1e-4);
+}
+
 TEST(EfficientNet, RegistryBuildsUNetAndClassifier) {
   torch::NoGradGuard no_grad;
   const auto x = torch::randn({1, 3, 64, 64});
