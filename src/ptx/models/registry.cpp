@@ -6,6 +6,7 @@
 
 #include "ptx/core/error.h"
 #include "ptx/models/decoders/unet.h"
+#include "ptx/models/encoders/efficientnet.h"
 #include "ptx/models/encoders/resnet.h"
 
 namespace ptx::models {
@@ -20,6 +21,18 @@ EncoderFactory resnet(const std::string& name) {
     o.num_classes = args.num_classes;
     o.dropout = args.dropout;
     return std::make_shared<ResNetImpl>(o);
+  };
+}
+
+// The classifier's dropout is the variant's own (0.2 .. 0.4) unless the spec asks for one.
+EncoderFactory efficientnet(const std::string& name) {
+  return [name](const EncoderArgs& args) -> EncoderPtr {
+    auto o = EfficientNetOptions::named(name);
+    o.in_channels = args.in_channels;
+    o.depth = args.depth;
+    o.num_classes = args.num_classes;
+    if (args.dropout > 0.0) o.dropout = args.dropout;
+    return std::make_shared<EfficientNetImpl>(o);
   };
 }
 
@@ -103,6 +116,11 @@ const std::vector<EncoderEntry>& encoder_table() {
       {"resnet34", {64, 64, 128, 256, 512}, resnet("resnet34")},
       {"resnet50", {64, 256, 512, 1024, 2048}, resnet("resnet50")},
       {"resnet101", {64, 256, 512, 1024, 2048}, resnet("resnet101")},
+      {"efficientnet_b0", {32, 24, 40, 112, 320}, efficientnet("efficientnet_b0")},
+      {"efficientnet_b1", {32, 24, 40, 112, 320}, efficientnet("efficientnet_b1")},
+      {"efficientnet_b2", {32, 24, 48, 120, 352}, efficientnet("efficientnet_b2")},
+      {"efficientnet_b3", {40, 32, 48, 136, 384}, efficientnet("efficientnet_b3")},
+      {"efficientnet_b4", {48, 32, 56, 160, 448}, efficientnet("efficientnet_b4")},
   };
   return table;
 }
