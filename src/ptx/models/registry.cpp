@@ -6,7 +6,10 @@
 
 #include "ptx/core/error.h"
 #include "ptx/models/decoders/unet.h"
+#include "ptx/models/encoders/densenet.h"
 #include "ptx/models/encoders/resnet.h"
+#include "ptx/models/encoders/senet.h"
+#include "ptx/models/encoders/vgg.h"
 
 namespace ptx::models {
 
@@ -20,6 +23,40 @@ EncoderFactory resnet(const std::string& name) {
     o.num_classes = args.num_classes;
     o.dropout = args.dropout;
     return std::make_shared<ResNetImpl>(o);
+  };
+}
+
+EncoderFactory senet(const std::string& name) {
+  return [name](const EncoderArgs& args) -> EncoderPtr {
+    auto o = SENetOptions::named(name);
+    o.in_channels = args.in_channels;
+    o.depth = args.depth;
+    o.num_classes = args.num_classes;
+    o.dropout = args.dropout;
+    return std::make_shared<SENetImpl>(o);
+  };
+}
+
+EncoderFactory densenet(const std::string& name) {
+  return [name](const EncoderArgs& args) -> EncoderPtr {
+    auto o = DenseNetOptions::named(name);
+    o.in_channels = args.in_channels;
+    o.depth = args.depth;
+    o.num_classes = args.num_classes;
+    o.dropout = args.dropout;
+    return std::make_shared<DenseNetImpl>(o);
+  };
+}
+
+// args.dropout sets the p of torchvision's two classifier Dropout layers (its default is 0.5).
+EncoderFactory vgg(const std::string& name) {
+  return [name](const EncoderArgs& args) -> EncoderPtr {
+    auto o = VGGOptions::named(name);
+    o.in_channels = args.in_channels;
+    o.depth = args.depth;
+    o.num_classes = args.num_classes;
+    o.dropout = args.dropout;
+    return std::make_shared<VGGImpl>(o);
   };
 }
 
@@ -103,6 +140,13 @@ const std::vector<EncoderEntry>& encoder_table() {
       {"resnet34", {64, 64, 128, 256, 512}, resnet("resnet34")},
       {"resnet50", {64, 256, 512, 1024, 2048}, resnet("resnet50")},
       {"resnet101", {64, 256, 512, 1024, 2048}, resnet("resnet101")},
+      {"se_resnext50_32x4d", {64, 256, 512, 1024, 2048}, senet("se_resnext50_32x4d")},
+      {"se_resnext101_32x4d", {64, 256, 512, 1024, 2048}, senet("se_resnext101_32x4d")},
+      {"densenet121", {64, 256, 512, 1024, 1024}, densenet("densenet121")},
+      {"densenet169", {64, 256, 512, 1280, 1664}, densenet("densenet169")},
+      // VGG's map 0 is not the input but its first stage (64 channels, full resolution): see vgg.h.
+      {"vgg16", {128, 256, 512, 512, 512}, vgg("vgg16")},
+      {"vgg16_bn", {128, 256, 512, 512, 512}, vgg("vgg16_bn")},
   };
   return table;
 }
