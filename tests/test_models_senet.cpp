@@ -132,7 +132,8 @@ torch.manual_seed(0)
 m = se_resnext50_32x4d()
 assert sum(p.numel() for p in m.parameters()) == 27559896
 
-# The encoder on 70 x 70: an odd stem map (35), where the ceil-mode pool differs from padding 1.
+# The encoder on 70 x 70: an odd stem map (35), which the unpadded ceil-mode pool takes to 17
+# (a pool with padding 1 would give 18).
 encoder = se_resnext50_32x4d(SENetEncoder)
 randomize_and_save("se_resnext50_encoder", encoder, (1, 3, 70, 70))
 
@@ -206,9 +207,11 @@ TEST(SENet, FeatureShapesAndChannels) {
     const int64_t side = 64 >> i;
     EXPECT_EQ(f[i].sizes(), torch::IntArrayRef({1, channels[i], side, side})) << "feature " << i;
   }
-  // Cadene's ceil-mode pool: a 35-wide stem map pools to 18, not 17.
+  // Cadene's unpadded ceil-mode pool: a 35-high stem map pools to 17 rows (a pool with padding 1,
+  // as torchvision's ResNet has, would give 18).
   const auto g = enc->features(torch::randn({1, 3, 70, 64}));
-  EXPECT_EQ(g[2].sizes(), torch::IntArrayRef({1, 256, 18, 16}));
+  EXPECT_EQ(g[1].sizes(), torch::IntArrayRef({1, 64, 35, 32}));
+  EXPECT_EQ(g[2].sizes(), torch::IntArrayRef({1, 256, 17, 16}));
 }
 
 TEST(SENet, ShallowEncoderBuildsOnlyItsStages) {

@@ -87,8 +87,9 @@ class SENetImpl : public EncoderImpl {
 
   // As segmentation_models' SENetEncoder: [x, relu(bn1(conv1(x))) (64 channels, stride 2),
   // layer1(pool(..)) (256, stride 4), layer2 (512, 8), layer3 (1024, 16), layer4 (2048, 32)],
-  // cut to depth + 1. (Input sides that are multiples of 32 halve exactly; the ceil-mode pool
-  // rounds odd sides up.)
+  // cut to depth + 1. (Input sides that are multiples of 32 halve exactly at each stage; for
+  // others, Cadene's pool takes a stem side s to ceil((s - 3) / 2) + 1: 35 to 17, where
+  // torchvision's padded pool gives 18.)
   std::vector<torch::Tensor> features(const torch::Tensor& x) override;
   std::vector<int64_t> out_channels() const override;
   std::string encoder_name() const override { return options_.name; }
