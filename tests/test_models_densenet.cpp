@@ -218,6 +218,18 @@ TEST(DenseNet, RegistryBuildsUNetAndClassifier) {
   EXPECT_EQ(models::count_parameters(*net), 7978856 - 1024 * 998 - 998);
 }
 
+TEST(DenseNet, ClassifierForwardAndBackward) {
+  auto net = make_densenet("densenet121", 7);
+  net->train();
+  const auto y = net->forward(torch::randn({2, 3, 64, 64}));
+  EXPECT_EQ(y.sizes(), torch::IntArrayRef({2, 7}));
+  y.sum().backward();
+  for (const auto& p : net->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+  }
+}
+
 TEST(DenseNet, FoldingKeepsOutputs) {
   torch::manual_seed(3);
   auto net = make_densenet("densenet121", 10);

@@ -279,6 +279,18 @@ TEST(SENet, RegistryBuildsUNetAndClassifier) {
   EXPECT_EQ(models::count_parameters(*net), 48955416 - 2048 * (1000 - 3) - (1000 - 3));
 }
 
+TEST(SENet, ClassifierForwardAndBackward) {
+  auto net = make_senet("se_resnext50_32x4d", 7, 1);
+  net->train();
+  const auto y = net->forward(torch::randn({2, 1, 64, 64}));
+  EXPECT_EQ(y.sizes(), torch::IntArrayRef({2, 7}));
+  y.sum().backward();
+  for (const auto& p : net->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+  }
+}
+
 TEST(SENet, ClassifierDropoutActsInTrainingOnly) {
   auto o = SENetOptions::named("se_resnext50_32x4d");
   o.num_classes = 4;

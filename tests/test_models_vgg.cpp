@@ -189,6 +189,18 @@ TEST(VGG, RegistryBuildsUNetAndClassifier) {
   EXPECT_EQ(VGGOptions::named("vgg16").dropout, 0.5);  // torchvision's default when built directly
 }
 
+TEST(VGG, ClassifierForwardAndBackward) {
+  auto net = make_vgg("vgg16_bn", 7, 1);
+  net->train();
+  const auto y = net->forward(torch::randn({2, 1, 64, 64}));
+  EXPECT_EQ(y.sizes(), torch::IntArrayRef({2, 7}));
+  y.sum().backward();
+  for (const auto& p : net->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+  }
+}
+
 TEST(VGG, FoldingKeepsOutputs) {
   torch::manual_seed(3);
   auto o = VGGOptions::named("vgg16_bn");
