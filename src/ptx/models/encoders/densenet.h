@@ -2,8 +2,10 @@
 // (features.conv0, features.norm0, features.denseblock1.denselayer1.norm1 / conv1 / norm2 / conv2,
 // features.transition1.norm / conv, features.norm5, classifier), so a torchvision or
 // segmentation_models densenet state_dict maps onto it name for name (segmentation_models
-// prefixes "encoder."). These are the current names: checkpoints from before torchvision 0.3 use
-// "norm.1", "conv.2", ... inside dense layers and need renaming first.
+// prefixes "encoder."). These are the names of torchvision's module tree (its state_dict()); its
+// downloadable ImageNet weight files still use the old ones inside dense layers
+// ("denselayer1.norm.1.weight", which torchvision renames with a regex on load) and need the
+// same renaming before import.
 #pragma once
 #include <torch/torch.h>
 
