@@ -6,35 +6,34 @@
 
 #include "ptx/core/error.h"
 #include "ptx/models/decoders/unet.h"
+#include "ptx/models/encoders/densenet.h"
 #include "ptx/models/encoders/efficientnet.h"
 #include "ptx/models/encoders/resnet.h"
+#include "ptx/models/encoders/senet.h"
+#include "ptx/models/encoders/vgg.h"
 
 namespace ptx::models {
 
 namespace {
 
-EncoderFactory resnet(const std::string& name) {
-  return [name](const EncoderArgs& args) -> EncoderPtr {
-    auto o = ResNetOptions::named(name);
+// Every encoder family's options have the same fields. keep_default_dropout: the family's own
+// classifier dropout stays unless the spec asks for one (EfficientNet's 0.2 .. 0.4, VGG's 0.5).
+template <typename Options, typename Impl>
+EncoderFactory family(const std::string& name, bool keep_default_dropout = false) {
+  return [name, keep_default_dropout](const EncoderArgs& args) -> EncoderPtr {
+    auto o = Options::named(name);
     o.in_channels = args.in_channels;
     o.depth = args.depth;
     o.num_classes = args.num_classes;
-    o.dropout = args.dropout;
-    return std::make_shared<ResNetImpl>(o);
+    if (!keep_default_dropout || args.dropout > 0.0) o.dropout = args.dropout;
+    return std::make_shared<Impl>(o);
   };
 }
-
-// The classifier's dropout is the variant's own (0.2 .. 0.4) unless the spec asks for one.
-EncoderFactory efficientnet(const std::string& name) {
-  return [name](const EncoderArgs& args) -> EncoderPtr {
-    auto o = EfficientNetOptions::named(name);
-    o.in_channels = args.in_channels;
-    o.depth = args.depth;
-    o.num_classes = args.num_classes;
-    if (args.dropout > 0.0) o.dropout = args.dropout;
-    return std::make_shared<EfficientNetImpl>(o);
-  };
-}
+EncoderFactory resnet(const std::string& name) { return family<ResNetOptions, ResNetImpl>(name); }
+EncoderFactory senet(const std::string& name) { return family<SENetOptions, SENetImpl>(name); }
+EncoderFactory densenet(const std::string& name) { return family<DenseNetOptions, DenseNetImpl>(name); }
+EncoderFactory efficientnet(const std::string& name) { return family<EfficientNetOptions, EfficientNetImpl>(name, true); }
+EncoderFactory vgg(const std::string& name) { return family<VGGOptions, VGGImpl>(name, true); }
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;
@@ -121,6 +120,13 @@ const std::vector<EncoderEntry>& encoder_table() {
       {"efficientnet_b2", {32, 24, 48, 120, 352}, efficientnet("efficientnet_b2")},
       {"efficientnet_b3", {40, 32, 48, 136, 384}, efficientnet("efficientnet_b3")},
       {"efficientnet_b4", {48, 32, 56, 160, 448}, efficientnet("efficientnet_b4")},
+      {"se_resnext50_32x4d", {64, 256, 512, 1024, 2048}, senet("se_resnext50_32x4d")},
+      {"se_resnext101_32x4d", {64, 256, 512, 1024, 2048}, senet("se_resnext101_32x4d")},
+      {"densenet121", {64, 256, 512, 1024, 1024}, densenet("densenet121")},
+      {"densenet169", {64, 256, 512, 1280, 1664}, densenet("densenet169")},
+      // VGG's map 0 is not the input but its first stage (64 channels, full resolution): see vgg.h.
+      {"vgg16", {128, 256, 512, 512, 512}, vgg("vgg16")},
+      {"vgg16_bn", {128, 256, 512, 512, 512}, vgg("vgg16_bn")},
   };
   return table;
 }

@@ -1,6 +1,7 @@
 // The encoder contract (segmentation_models.pytorch's): features(x) returns depth + 1 maps, the
 // input first, each further map at half the previous resolution (for depth 5: strides 1, 2, 4, 8,
-// 16, 32), with out_channels()[i] channels.
+// 16, 32), with out_channels()[i] channels. One exception, as in segmentation_models: VGG's map 0
+// is its first stage (64 channels at the input's resolution), not the input; see vgg.h.
 #pragma once
 #include <torch/torch.h>
 
