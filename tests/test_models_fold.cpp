@@ -8,76 +8,22 @@
 #include "ptx/models/complexity.h"
 #include "ptx/models/decoders/unet.h"
 #include "ptx/models/fold.h"
+#include "encoder_test_support.h"
 #include "ptx/models/registry.h"
 
 using namespace ptx;
 
-namespace {
-
-// Realistic batch-norm state: random affine parameters, running statistics of random batches.
-void randomize_batch_norms(models::ModelImpl& model, const torch::IntArrayRef batch_shape) {
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& m : model.modules()) {
-      if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
-        bn->weight.uniform_(0.5, 1.5);
-        bn->bias.uniform_(-0.2, 0.2);
-        bn->options.momentum(c10::nullopt);  // running statistics: the average over the batches
-      }
-    }
-    model.train();
-    for (int i = 0; i < 3; ++i) model.forward(torch::randn(batch_shape));
-  }
-  model.eval();
-}
-
-size_t count_batch_norms(models::ModelImpl& model) {
-  size_t n = 0;
-  for (auto& m : model.modules())
-    if (m->as<torch::nn::BatchNorm2d>()) ++n;
-  return n;
-}
-
-// Folds `model` and returns max |before - after| on x (the requirement: at most 1e-4). Then also
-// converts it to channels-last, which runs other convolution kernels: their different summation
-// order is float noise proportional to the output's scale, checked relative to it.
-double fold_difference(models::ModelImpl& model, const torch::Tensor& x) {
-  torch::Tensor before;
-  {
-    torch::NoGradGuard no_grad;
-    before = model.forward(x);
-  }
-  models::prepare_for_inference(model, /*channels_last=*/false);
-  torch::Tensor folded;
-  {
-    c10::InferenceMode inference;
-    folded = model.forward(x);
-  }
-  models::to_channels_last(model);
-  c10::InferenceMode inference;
-  const auto after = model.forward(x.contiguous(at::MemoryFormat::ChannelsLast));
-  std::cout << "[ fold     ] output scale " << before.abs().max().item<double>() << ", max diff folded "
-            << (folded - before).abs().max().item<double>() << ", channels-last on top "
-            << (after - folded).abs().max().item<double>() << "\n";
-  EXPECT_EQ(after.sizes(), before.sizes());
-  const double scale = std::max(1.0, before.abs().max().item<double>());
-  EXPECT_LE((after - before).abs().max().item<double>(), 1e-4 * scale) << "channels-last beyond float noise";
-  return (folded - before).abs().max().item<double>();
-}
-
-}  // namespace
-
 TEST(ModelsFold, UNetResNet34KeepsItsOutputs) {
   torch::manual_seed(5);
   models::UNet net("resnet34");
-  randomize_batch_norms(*net, {4, 3, 64, 96});
-  const size_t bns = count_batch_norms(*net);
+  test::randomize_batch_norms(*net, {4, 3, 64, 96}, [&](const torch::Tensor& x) { net->forward(x); });
+  const size_t bns = test::count_batch_norms(*net);
   EXPECT_EQ(bns, 36u + 10u);  // encoder (stem 1, blocks 32, downsample 3) + decoder (5 blocks x 2)
   const auto params_before = models::count_parameters(*net);
-  const double diff = fold_difference(*net, torch::randn({1, 3, 64, 96}));
+  const double diff = test::fold_difference(*net, torch::randn({1, 3, 64, 96}), [&](const torch::Tensor& x) { return net->forward(x); }, "unet-resnet34");
   std::cout << "[ fold     ] unet-resnet34 max |folded - plain| = " << diff << "\n";
   EXPECT_LE(diff, 1e-4);
-  EXPECT_EQ(count_batch_norms(*net), 0u);
+  EXPECT_EQ(test::count_batch_norms(*net), 0u);
   for (const auto& b : net->named_buffers()) ADD_FAILURE() << "buffer left after folding: " << b.key();
   // Each batch norm's 2C parameters become the convolution's C bias values.
   int64_t bn_channels = 0;
@@ -101,11 +47,11 @@ TEST(ModelsFold, ResNet50ClassifierKeepsItsOutputs) {
   spec.classes = 10;
   torch::manual_seed(6);
   auto net = models::build_model(spec);
-  randomize_batch_norms(*net, {4, 3, 64, 64});
-  const double diff = fold_difference(*net, torch::randn({2, 3, 64, 64}));
+  test::randomize_batch_norms(*net, {4, 3, 64, 64}, [&](const torch::Tensor& x) { net->forward(x); });
+  const double diff = test::fold_difference(*net, torch::randn({2, 3, 64, 64}), [&](const torch::Tensor& x) { return net->forward(x); }, "resnet50 classifier");
   std::cout << "[ fold     ] resnet50 max |folded - plain| = " << diff << "\n";
   EXPECT_LE(diff, 1e-4);
-  EXPECT_EQ(count_batch_norms(*net), 0u);
+  EXPECT_EQ(test::count_batch_norms(*net), 0u);
 }
 
 TEST(ModelsFold, FoldsAConvolutionWithBias) {
@@ -141,7 +87,7 @@ TEST(ModelsFold, FoldsAConvolutionWithBias) {
 TEST(ModelsFold, ExactInDoublePrecision) {
   torch::manual_seed(7);
   models::UNet net("resnet18");
-  randomize_batch_norms(*net, {4, 3, 64, 64});
+  test::randomize_batch_norms(*net, {4, 3, 64, 64}, [&](const torch::Tensor& x) { net->forward(x); });
   net->to(torch::kDouble);
   const auto x = torch::randn({1, 3, 64, 64}, torch::kDouble);
   torch::NoGradGuard no_grad;
