@@ -1,5 +1,5 @@
 // Attention U-Net (src/ptx/models/decoders/attention_unet): parameter counts from the formula
-// documented in the header, output sizes, the gates' effect, both forms through the registry,
+// documented in the header, outputs equal to an independent Python statement of it, output sizes, the gates' effect, both forms through the registry,
 // the auxiliary head and batch-norm folding.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -10,6 +10,7 @@
 #include "ptx/models/decoders/attention_unet.h"
 #include "ptx/models/fold.h"
 #include "ptx/models/registry.h"
+#include "python_reference.h"
 #include "test_support.h"
 
 using namespace ptx;
@@ -61,7 +62,127 @@ void randomize_batch_norms(torch::nn::Module& m) {
     }
 }
 
+// The definition documented in attention_unet.h, written independently in Python (PyTorch), for
+// both forms: standalone (light filters, 1 input channel, 2 classes) and on torchvision's ResNet34.
+const std::string kReferenceScript = test::with_reference_prelude(R"PY(
+from torchvision.models.resnet import BasicBlock
+
+class Conv2dReLU(nn.Sequential):
+    def __init__(self, i, o):
+        super().__init__(nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
+
+class DoubleConv(nn.Sequential):
+    def __init__(self, i, o):
+        super().__init__(Conv2dReLU(i, o), Conv2dReLU(o, o))
+
+class AttentionGate(nn.Module):
+    def __init__(self, skip, gating):
+        super().__init__()
+        f = max(1, skip // 2)
+        self.W_g = nn.Sequential(nn.Conv2d(gating, f, 1, bias=False), nn.BatchNorm2d(f))
+        self.W_x = nn.Sequential(nn.Conv2d(skip, f, 1, bias=False), nn.BatchNorm2d(f))
+        self.psi = nn.Sequential(nn.Conv2d(f, 1, 1, bias=False), nn.BatchNorm2d(1), nn.Sigmoid())
+    def forward(self, skip, g):
+        return skip * self.psi(F.relu(self.W_g(g) + self.W_x(skip)))
+
+class Block(nn.Module):
+    def __init__(self, i, s, o):
+        super().__init__()
+        if s > 0:
+            self.attention_gate = AttentionGate(s, i)
+        self.conv1 = Conv2dReLU(i + s, o)
+        self.conv2 = Conv2dReLU(o, o)
+    def forward(self, x, skip, size):
+        x = F.interpolate(x, size=size, mode="nearest")
+        if skip is not None:
+            x = torch.cat([x, self.attention_gate(skip, x)], 1)
+        return self.conv2(self.conv1(x))
+
+class Decoder(nn.Module):
+    def __init__(self, ins, skips, outs):
+        super().__init__()
+        self.blocks = nn.ModuleList([Block(i, s, o) for i, s, o in zip(ins, skips, outs)])
+
+class Standalone(nn.Module):
+    def __init__(self, in_channels, filters, classes):
+        super().__init__()
+        L = len(filters)
+        self.encoder = nn.Module()
+        self.encoder.blocks = nn.ModuleList([DoubleConv(a, b) for a, b in zip([in_channels] + filters[:-1], filters)])
+        self.decoder = Decoder([filters[L - 1 - j] for j in range(L - 1)], [filters[L - 2 - j] for j in range(L - 1)],
+                               [filters[L - 2 - j] for j in range(L - 1)])
+        self.segmentation_head = nn.Sequential(nn.Conv2d(filters[0], classes, 3, padding=1))
+    def forward(self, x):
+        maps = []
+        for i, b in enumerate(self.encoder.blocks):
+            x = b(x if i == 0 else F.max_pool2d(x, 2))
+            maps.append(x)
+        h = maps[-1]
+        for j, block in enumerate(self.decoder.blocks):
+            skip = maps[len(maps) - 2 - j]
+            h = block(h, skip, skip.shape[2:])
+        return self.segmentation_head(h)
+
+class ResNetEncoder(torchvision.models.ResNet):
+    def __init__(self):
+        super().__init__(BasicBlock, [3, 4, 6, 3])
+        del self.fc
+        del self.avgpool
+    def forward(self, x):
+        f = [x]
+        x = self.relu(self.bn1(self.conv1(x))); f.append(x)
+        x = self.layer1(self.maxpool(x)); f.append(x)
+        for layer in (self.layer2, self.layer3, self.layer4):
+            x = layer(x); f.append(x)
+        return f
+
+class OnResNet34(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = ResNetEncoder()
+        self.decoder = Decoder([512, 256, 128, 64, 32], [256, 128, 64, 64, 0], [256, 128, 64, 32, 16])
+        self.segmentation_head = nn.Sequential(nn.Conv2d(16, 1, 3, padding=1))
+    def forward(self, x):
+        features = self.encoder(x)
+        f = features[1:][::-1]
+        h = f[0]
+        for i, block in enumerate(self.decoder.blocks):
+            skip = f[i + 1] if i + 1 < len(f) else None
+            h = block(h, skip, (skip if skip is not None else x).shape[2:])
+        return self.segmentation_head(h)
+
+torch.manual_seed(0)
+m = Standalone(1, [16, 32, 64, 128, 256], 2)
+assert sum(p.numel() for p in m.parameters()) == 1997330
+randomize_and_save("attention_unet_light", m, (1, 1, 64, 96))
+torch.manual_seed(1)
+m = OnResNet34()
+assert sum(p.numel() for p in m.parameters()) == 24570777
+randomize_and_save("attention_unet_resnet34", m)
+)PY");
+
 }  // namespace
+
+class AttentionUNetParity : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { reference_ = test::run_python_reference(kReferenceScript.c_str()); }
+  static void TearDownTestSuite() { reference_.reset(); }
+  static std::unique_ptr<test::PythonReference> reference_;
+};
+std::unique_ptr<test::PythonReference> AttentionUNetParity::reference_;
+
+TEST_F(AttentionUNetParity, StandaloneMatchesThePythonDefinition) {
+  models::SegmentationOptions o;
+  o.classes = 2;
+  AttentionUNet net(1, kLight, o);
+  test::expect_parity(*reference_, "attention_unet_light", *net, [&](const torch::Tensor& x) { return net->forward(x); });
+}
+
+TEST_F(AttentionUNetParity, ResNet34FormMatchesThePythonDefinition) {
+  AttentionUNet net(models::build_encoder("resnet34"), models::default_unet_decoder_channels());
+  test::expect_parity(*reference_, "attention_unet_resnet34", *net,
+                      [&](const torch::Tensor& x) { return net->forward(x); });
+}
 
 TEST(AttentionUNet, StandaloneParameterCountsFollowTheFormula) {
   AttentionUNet classic(3, models::default_attention_unet_filters());

@@ -16,8 +16,8 @@ using models::UNetPlusPlus;
 
 namespace {
 
-// segmentation_models.pytorch is not packaged for Debian: its UnetPlusPlusDecoder, DecoderBlock,
-// Conv2dReLU, SCSEModule/Attention and ResNetEncoder are restated with the same module names and
+// segmentation_models.pytorch is not packaged for Debian: its UnetPlusPlusDecoder, UnetDecoder,
+// DecoderBlock, Conv2dReLU, SCSEModule/Attention and ResNetEncoder are restated with the same module names and
 // forward code (upsampling by scale_factor=2, as segmentation_models does).
 const std::string kReferenceScript = test::with_reference_prelude(R"PY(
 from torchvision.models.resnet import BasicBlock
@@ -116,6 +116,36 @@ class UnetPlusPlus(nn.Module):
     def forward(self, x):
         return self.segmentation_head(self.decoder(*self.encoder(x)))
 
+class UnetDecoder(nn.Module):
+    def __init__(self, encoder_channels, decoder_channels, attention_type=None):
+        super().__init__()
+        enc = list(encoder_channels[1:])[::-1]
+        ins = [enc[0]] + list(decoder_channels[:-1])
+        skips = enc[1:] + [0]
+        self.center = nn.Identity()
+        self.blocks = nn.ModuleList([DecoderBlock(i, s, o, attention_type)
+                                     for i, s, o in zip(ins, skips, decoder_channels)])
+    def forward(self, *features):
+        features = features[1:][::-1]
+        x, skips = self.center(features[0]), features[1:]
+        for i, block in enumerate(self.blocks):
+            x = block(x, skips[i] if i < len(skips) else None)
+        return x
+
+class Unet(nn.Module):
+    def __init__(self, decoder_channels=(256, 128, 64, 32, 16), attention_type=None):
+        super().__init__()
+        self.encoder = ResNetEncoder()
+        self.decoder = UnetDecoder((3, 64, 64, 128, 256, 512), decoder_channels, attention_type)
+        self.segmentation_head = nn.Sequential(nn.Conv2d(decoder_channels[-1], 1, 3, padding=1))
+    def forward(self, x):
+        return self.segmentation_head(self.decoder(*self.encoder(x)))
+
+torch.manual_seed(2)
+m = Unet(attention_type="scse")
+assert sum(p.numel() for p in m.parameters()) == 24436369 + 113991
+randomize_and_save("unet_resnet34_scse", m)
+
 torch.manual_seed(0)
 m = UnetPlusPlus()
 assert sum(p.numel() for p in m.parameters()) == 26078609
@@ -149,6 +179,14 @@ TEST_F(UNetPlusPlusParity, ResNet34WithScseMatchesSegmentationModels) {
   UNetPlusPlus net(models::build_encoder("resnet34"), models::default_unetplusplus_decoder_channels(5), o);
   test::expect_parity(*reference_, "unetplusplus_resnet34_scse", *net,
                       [&](const torch::Tensor& x) { return net->forward(x); });
+}
+
+// The decoder block with scSE is the U-Net's too: segmentation_models' Unet(attention_type="scse").
+TEST_F(UNetPlusPlusParity, UNetResNet34WithScseMatchesSegmentationModels) {
+  models::SegmentationOptions o;
+  o.attention = "scse";
+  models::UNet net(models::build_encoder("resnet34"), models::default_unet_decoder_channels(), o);
+  test::expect_parity(*reference_, "unet_resnet34_scse", *net, [&](const torch::Tensor& x) { return net->forward(x); });
 }
 
 TEST(UNetPlusPlus, ParameterCountsAndNames) {

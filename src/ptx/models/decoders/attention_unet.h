@@ -5,7 +5,8 @@
 // On a registry encoder (the seeds used ResNet34): the smp-style U-Net of unet.h (decoder channels
 // default 256, 128, 64, 32, 16) with block i = the U-Net DecoderBlock preceded by a gate:
 //   h = nearest-upsample(x, skip's size); s = AttentionGate(skip, g = h); cat(h, s) -> conv1, conv2
-// The last block has no skip (map 0 is the input) and so no gate: depth - 1 gates.
+// The last block has no skip (map 0 is the input) and so no gate: depth - 1 gates. No center
+// block, whatever the encoder (segmentation_models' VGG rule is for its U-Net and U-Net++).
 //
 // Standalone (encoder "none"): its own contracting path of L levels with filters f_0 .. f_{L-1}
 // (default 64, 128, 256, 512, 1024 as Oktay et al.; a light variant 16, 32, 64, 128, 256):
@@ -27,6 +28,8 @@
 // Standalone total = sum_i DoubleConv(f_{i-1}, f_i) (f_{-1} = in_channels) + sum_j [Gate(f_{L-2-j},
 // in_j) + DecoderBlock(in_j, f_{L-2-j}, f_{L-2-j})] + head; on an encoder: the encoder's
 // parameters + the U-Net decoder's + one gate per block with a skip + head.
+// Both forms: optional scSE attention in the decoder blocks (attention1 after the concatenation,
+// attention2 after conv2, as the U-Net) and the auxiliary classification head on the deepest map.
 // Any input size works (every upsampling goes to its skip's size); sizes divisible by 2^(L-1)
 // (standalone) or 32 (depth-5 encoders) avoid the rounding of odd sizes in pooling.
 #pragma once
