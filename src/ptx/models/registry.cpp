@@ -50,6 +50,7 @@ void check_depth(int64_t depth) {
 const std::vector<std::string> kSpecKeys{"arch",          "encoder",          "in_channels", "classes",
                                          "encoder_depth", "decoder_channels", "attention",   "dropout",
                                          "aux_head"};
+
 void check_arch(const std::string& arch) {
   const auto archs = arch_names();
   if (std::find(archs.begin(), archs.end(), arch) == archs.end())
@@ -85,8 +86,8 @@ std::vector<int64_t> decoder_channels_or_default(const ModelSpec& spec) {
 
 ModelPtr build_fcdensenet(const ModelSpec& spec) {
   if (!FCDenseNetOptions::is_name(spec.encoder))
-    throw core::Error("arch " + spec.arch + " with an FC-DenseNet: encoder '" + spec.encoder +
-                      "' is not one: valid encoders are " + join(FCDenseNetOptions::names()));
+    throw core::Error("arch " + spec.arch + " takes an FC-DenseNet encoder, not '" + spec.encoder +
+                      "': valid encoders are " + join(FCDenseNetOptions::names()));
   if (spec.encoder_depth != 5)
     throw core::Error("model spec: an FC-DenseNet has 5 dense blocks: encoder_depth must be 5, got " +
                       std::to_string(spec.encoder_depth));
