@@ -24,10 +24,9 @@ struct CatalogOptions {
   std::string encoder;     // only this encoder ("" = all)
 };
 
-// Every (arch, encoder) pair that build_model accepts (encoder "none" included, for
-// architectures with their own encoder), other spec fields at their defaults, in the order of
-// arch_names() x encoder_names(). Each model is built once, measured and freed; `progress` is
-// called after each candidate pair with (done, total).
+// Every (arch, encoder) pair of arch_names() x encoders_for_arch(arch), other spec fields at
+// their defaults, in that order. Each model is built once, measured and freed; `progress` is
+// called after each with (done, total).
 std::vector<CatalogEntry> model_catalog(const CatalogOptions& options,
                                         const std::function<void(size_t, size_t)>& progress = {});
 

@@ -5,7 +5,10 @@
 #include <algorithm>
 
 #include "ptx/core/error.h"
+#include "ptx/models/decoders/attention_unet.h"
+#include "ptx/models/decoders/fcdensenet.h"
 #include "ptx/models/decoders/unet.h"
+#include "ptx/models/decoders/unetplusplus.h"
 #include "ptx/models/encoders/densenet.h"
 #include "ptx/models/encoders/efficientnet.h"
 #include "ptx/models/encoders/resnet.h"
@@ -59,7 +62,57 @@ void check_depth(int64_t depth) {
 const std::vector<std::string> kSpecKeys{"arch",          "encoder",          "in_channels", "classes",
                                          "encoder_depth", "decoder_channels", "attention",   "dropout",
                                          "aux_head"};
-const std::vector<std::string> kAttentions{"none", "scse"};
+
+void check_arch(const std::string& arch) {
+  const auto archs = arch_names();
+  if (std::find(archs.begin(), archs.end(), arch) == archs.end())
+    throw core::Error("unknown arch '" + arch + "': valid archs are " + join(archs));
+}
+
+// The encoder of a spec whose arch takes registry encoders; the error lists what this arch takes.
+const EncoderEntry& find_encoder_for(const ModelSpec& spec) {
+  for (const auto& e : encoder_table())
+    if (e.name == spec.encoder) return e;
+  const auto valid = encoders_for_arch(spec.arch);
+  std::string note;
+  if (FCDenseNetOptions::is_name(spec.encoder))
+    note = " (FC-DenseNets are built by arch fcdensenet or classifier)";
+  if (spec.encoder == "none") note = " ('none', a standalone encoder, is for arch attention_unet)";
+  throw core::Error("unknown encoder '" + spec.encoder + "' for arch " + spec.arch + note + ": valid encoders are " +
+                    join(valid));
+}
+
+std::vector<int64_t> decoder_channels_or_default(const ModelSpec& spec) {
+  if (!spec.decoder_channels.empty()) return spec.decoder_channels;
+  if (spec.arch == "unetplusplus") return default_unetplusplus_decoder_channels(spec.encoder_depth);
+  if (spec.arch == "attention_unet" && spec.encoder == "none") {
+    const auto& f = default_attention_unet_filters();
+    return {f.rend() - spec.encoder_depth, f.rend()};  // the first encoder_depth filters, deepest first
+  }
+  const auto& d = default_unet_decoder_channels();
+  return {d.begin(), d.begin() + spec.encoder_depth};
+}
+
+ModelPtr build_fcdensenet(const ModelSpec& spec) {
+  if (!FCDenseNetOptions::is_name(spec.encoder))
+    throw core::Error("arch " + spec.arch + " takes an FC-DenseNet encoder, not '" + spec.encoder +
+                      "': valid encoders are " + join(FCDenseNetOptions::names()));
+  if (spec.encoder_depth != 5)
+    throw core::Error("model spec: an FC-DenseNet has 5 dense blocks: encoder_depth must be 5, got " +
+                      std::to_string(spec.encoder_depth));
+  if (!spec.decoder_channels.empty())
+    throw core::Error("model spec: an FC-DenseNet's widths follow from its growth rate: remove decoder_channels");
+  if (spec.attention != "none")
+    throw core::Error("model spec: attention '" + spec.attention +
+                      "' is not available for an FC-DenseNet: valid values are none");
+  auto o = FCDenseNetOptions::named(spec.encoder);
+  o.in_channels = spec.in_channels;
+  o.classes = spec.classes;
+  o.classifier = spec.arch == "classifier";
+  o.aux_head = spec.aux_head;
+  o.dropout = spec.dropout;
+  return std::make_shared<FCDenseNetImpl>(o);
+}
 
 }  // namespace
 
@@ -131,13 +184,25 @@ const std::vector<EncoderEntry>& encoder_table() {
   return table;
 }
 
+std::vector<std::string> encoders_for_arch(const std::string& arch) {
+  check_arch(arch);
+  if (arch == "fcdensenet") return FCDenseNetOptions::names();
+  auto names = encoder_names();
+  if (arch == "attention_unet") names.push_back("none");
+  if (arch == "classifier")
+    for (const auto& n : FCDenseNetOptions::names()) names.push_back(n);
+  return names;
+}
+
 std::vector<std::string> encoder_names() {
   std::vector<std::string> v;
   for (const auto& e : encoder_table()) v.push_back(e.name);
   return v;
 }
 
-std::vector<std::string> arch_names() { return {"unet", "classifier"}; }
+std::vector<std::string> arch_names() {
+  return {"unet", "classifier", "unetplusplus", "attention_unet", "fcdensenet"};
+}
 
 EncoderPtr build_encoder(const std::string& name, int64_t in_channels, int64_t depth) {
   const auto& entry = find_encoder(name);
@@ -147,23 +212,45 @@ EncoderPtr build_encoder(const std::string& name, int64_t in_channels, int64_t d
 }
 
 ModelPtr build_model(const ModelSpec& spec) {
-  const auto& entry = find_encoder(spec.encoder);
+  check_arch(spec.arch);
   check_positive("in_channels", spec.in_channels);
   check_positive("classes", spec.classes);
   check_depth(spec.encoder_depth);
   if (!(spec.dropout >= 0.0 && spec.dropout < 1.0))
     throw core::Error("model spec: dropout must be in [0, 1), got " + std::to_string(spec.dropout));
-  if (std::find(kAttentions.begin(), kAttentions.end(), spec.attention) == kAttentions.end())
-    throw core::Error("model spec: unknown attention '" + spec.attention + "': valid values are " + join(kAttentions));
-  if (spec.arch == "unet") {
-    auto channels = spec.decoder_channels;
-    if (channels.empty()) {
-      const auto& d = default_unet_decoder_channels();
-      channels.assign(d.begin(), d.begin() + spec.encoder_depth);
-    }
-    auto encoder = entry.make(EncoderArgs{spec.in_channels, spec.encoder_depth, 0, 0.0});
-    return std::make_shared<UNetImpl>(std::move(encoder), spec.classes, std::move(channels));
+  const auto& attentions = decoder_attention_names();
+  if (std::find(attentions.begin(), attentions.end(), spec.attention) == attentions.end())
+    throw core::Error("model spec: unknown attention '" + spec.attention + "': valid values are " + join(attentions));
+  if (spec.arch == "classifier") {
+    if (spec.aux_head) throw core::Error("model spec: a classifier has no auxiliary head: remove aux_head");
+    if (spec.attention != "none")
+      throw core::Error("model spec: a classifier has no decoder attention: valid values are none");
+  } else if (spec.dropout > 0.0 && !spec.aux_head) {
+    throw core::Error("model spec: dropout applies before the auxiliary head's linear layer: set aux_head "
+                      "true, or dropout 0");
   }
+  if (spec.arch == "fcdensenet" || (spec.arch == "classifier" && FCDenseNetOptions::is_name(spec.encoder)))
+    return build_fcdensenet(spec);
+
+  SegmentationOptions options;
+  options.classes = spec.classes;
+  options.attention = spec.attention;
+  options.aux_head = spec.aux_head;
+  options.dropout = spec.dropout;
+  if (spec.arch == "attention_unet" && spec.encoder == "none") {
+    if (spec.encoder_depth < 2)
+      throw core::Error("model spec: a standalone Attention U-Net needs encoder_depth 2 to 5, got " +
+                        std::to_string(spec.encoder_depth));
+    auto channels = decoder_channels_or_default(spec);
+    if (static_cast<int64_t>(channels.size()) != spec.encoder_depth)
+      throw core::Error("model spec: a standalone Attention U-Net of encoder_depth " +
+                        std::to_string(spec.encoder_depth) + " needs as many decoder_channels (its filters, "
+                        "deepest first), got " + std::to_string(channels.size()));
+    const std::vector<int64_t> filters(channels.rbegin(), channels.rend());
+    return std::make_shared<AttentionUNetImpl>(spec.in_channels, filters, options);
+  }
+
+  const auto& entry = find_encoder_for(spec);
   if (spec.arch == "classifier") {
     if (spec.encoder_depth != 5)
       throw core::Error("model spec: a classifier needs encoder_depth 5, got " + std::to_string(spec.encoder_depth));
@@ -171,7 +258,12 @@ ModelPtr build_model(const ModelSpec& spec) {
       throw core::Error("model spec: a classifier has no decoder: remove decoder_channels");
     return entry.make(EncoderArgs{spec.in_channels, 5, spec.classes, spec.dropout});
   }
-  throw core::Error("unknown arch '" + spec.arch + "': valid archs are " + join(arch_names()));
+  auto channels = decoder_channels_or_default(spec);
+  auto encoder = entry.make(EncoderArgs{spec.in_channels, spec.encoder_depth, 0, 0.0});
+  if (spec.arch == "unet") return std::make_shared<UNetImpl>(std::move(encoder), std::move(channels), options);
+  if (spec.arch == "unetplusplus")
+    return std::make_shared<UNetPlusPlusImpl>(std::move(encoder), std::move(channels), options);
+  return std::make_shared<AttentionUNetImpl>(std::move(encoder), std::move(channels), options);
 }
 
 }  // namespace ptx::models

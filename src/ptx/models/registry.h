@@ -15,18 +15,27 @@
 namespace ptx::models {
 
 struct ModelSpec {
-  std::string arch = "unet";         // see arch_names(): "unet", "classifier"
-  std::string encoder = "resnet34";  // see encoder_names()
+  // See arch_names(): "unet", "classifier", "unetplusplus", "attention_unet", "fcdensenet".
+  std::string arch = "unet";
+  // See encoder_names(). Besides those: "none" for arch attention_unet (its own double-conv
+  // encoder, decoders/attention_unet.h); "fcdensenet57", "fcdensenet67", "fcdensenet103" for arch
+  // fcdensenet (the Tiramisu, decoders/fcdensenet.h) and classifier (its down path + bottleneck,
+  // global average pooling, dropout, linear).
+  std::string encoder = "resnet34";
   int64_t in_channels = 3;
   int64_t classes = 1;
-  int64_t encoder_depth = 5;
-  // Empty: the architecture's default (U-Net: 256,128,64,32,16, its first encoder_depth entries).
-  // A U-Net needs encoder_depth entries; a classifier takes none.
+  int64_t encoder_depth = 5;  // fcdensenet: 5; standalone attention_unet: its levels, 2..5
+  // Empty: the architecture's default: U-Net and Attention U-Net 256,128,64,32,16 (its first
+  // encoder_depth entries); U-Net++ its last encoder_depth entries (segmentation_models' rule);
+  // standalone Attention U-Net 1024,512,256,128,64 (the first encoder_depth filters 64, 128, ...,
+  // deepest first). Otherwise encoder_depth entries. A classifier and an FC-DenseNet take none.
   std::vector<int64_t> decoder_channels;
   // Attention inside the decoder blocks: "none" or "scse" (concurrent spatial and channel
-  // squeeze-and-excitation, as the first-place SE-ResNeXt50 U-Net used).
+  // squeeze-and-excitation, as the first-place SE-ResNeXt50 U-Net used): unet, unetplusplus and
+  // attention_unet (besides its gates); a classifier and an FC-DenseNet take none.
   std::string attention = "none";
-  // Dropout before the last linear layer of a classifier or of the auxiliary head (0..1).
+  // Dropout before the last linear layer of a classifier or of the auxiliary head (0..1); a
+  // segmentation model without aux_head takes 0.
   double dropout = 0.0;
   // Segmentation models: an auxiliary classification head on the deepest encoder features
   // (global average pooling, dropout, linear to `classes`), returned by forward_all().
@@ -62,13 +71,21 @@ struct EncoderEntry {
 const std::vector<EncoderEntry>& encoder_table();
 std::vector<std::string> encoder_names();
 std::vector<std::string> arch_names();
+// The encoder names an architecture accepts (the registry's encoders, plus "none" for the
+// standalone Attention U-Net and the FC-DenseNet names for fcdensenet and classifier). Throws
+// ptx::core::Error listing the valid archs for an unknown one.
+std::vector<std::string> encoders_for_arch(const std::string& arch);
 
 // A segmentation encoder (no classifier weights) of the given depth (1..5).
 EncoderPtr build_encoder(const std::string& name, int64_t in_channels = 3, int64_t depth = 5);
 
-// "unet": UNet(encoder, ...), forward -> N x classes x H x W logits.
-// "classifier": the encoder's own classifier (torchvision's network and names), forward ->
-// N x classes logits.
+// "unet": UNet (decoders/unet.h), "unetplusplus": UNetPlusPlus, "attention_unet":
+// AttentionUNet, "fcdensenet": FCDenseNet; forward -> N x classes x H x W logits, forward_all
+// adds the auxiliary logits with aux_head.
+// "classifier": the encoder's own classifier (torchvision's network and names), or an
+// FC-DenseNet's down path with a classification head; forward -> N x classes logits.
+// Any other combination (an unknown name, scse on an FC-DenseNet, aux_head on a classifier,
+// dropout without a head to apply it to, ...) throws ptx::core::Error naming the valid choices.
 ModelPtr build_model(const ModelSpec& spec);
 
 }  // namespace ptx::models
