@@ -99,9 +99,9 @@ TEST(Loader, DropLastAndShapes) {
   EXPECT_EQ(loader.batches(), 2u);
   const auto b = loader.next();
   ASSERT_TRUE(b);
-  EXPECT_EQ(b->images.sizes(), (std::vector<int64_t>{3, 3, 32, 32}));
-  EXPECT_EQ(b->masks.sizes(), (std::vector<int64_t>{3, 1, 32, 32}));
-  EXPECT_EQ(b->labels.sizes(), (std::vector<int64_t>{3}));
+  EXPECT_EQ(b->images.sizes().vec(), (std::vector<int64_t>{3, 3, 32, 32}));
+  EXPECT_EQ(b->masks.sizes().vec(), (std::vector<int64_t>{3, 1, 32, 32}));
+  EXPECT_EQ(b->labels.sizes().vec(), (std::vector<int64_t>{3}));
   EXPECT_TRUE(loader.next());
   EXPECT_FALSE(loader.next());
 }

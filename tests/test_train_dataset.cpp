@@ -41,8 +41,8 @@ TEST(TrainDataset, ReadsResizesAndReturnsTensors) {
   EXPECT_EQ(ds.labels(), (std::vector<int>{1, 0, 0, 1, 0, 0}));
   EXPECT_TRUE(ds.check_files().empty());
   const data::Example ex = ds.get(0);
-  EXPECT_EQ(ex.image.sizes(), (std::vector<int64_t>{1, 48, 48}));
-  EXPECT_EQ(ex.mask.sizes(), (std::vector<int64_t>{1, 48, 48}));
+  EXPECT_EQ(ex.image.sizes().vec(), (std::vector<int64_t>{1, 48, 48}));
+  EXPECT_EQ(ex.mask.sizes().vec(), (std::vector<int64_t>{1, 48, 48}));
   EXPECT_EQ(ex.image.dtype(), torch::kFloat32);
   EXPECT_EQ(ex.label, 1.0f);
   EXPECT_FALSE(ex.target.defined());
@@ -183,7 +183,7 @@ TEST(TrainDataset, OverAConvertedSyntheticSet) {
   for (const data::TrainDataset* ds : {&train, &valid})
     for (std::size_t i = 0; i < ds->size(); ++i) {
       const auto ex = ds->get(i);
-      EXPECT_EQ(ex.image.sizes(), (std::vector<int64_t>{1, 64, 64}));
+      EXPECT_EQ(ex.image.sizes().vec(), (std::vector<int64_t>{1, 64, 64}));
       EXPECT_EQ(ex.mask.sum().item<float>() > 0, ex.label == 1.0f) << ds->row(i).image_id;
       positives += ex.label == 1.0f;
     }

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <iterator>
 #include <sstream>
 
 #include "ptx/core/error.h"
@@ -163,7 +164,9 @@ std::vector<std::size_t> Sampler::epoch(int e) const {
       break;
     case SamplingMode::sliding: {
       const double p = options_.rate.at(e);
-      const std::size_t n = std::size_t(std::llround(double(positives_.size()) * (1 - p) / p));
+      // Negatives so that positives are a fraction p: P (1 - p) / p, rounded half up (the epsilon
+      // keeps 10 * 0.2 / 0.8 = 2.4999... at 3).
+      const std::size_t n = std::size_t(std::llround(double(positives_.size()) * (1 - p) / p + 1e-9));
       if (n > 0 && negatives_.empty())
         throw core::Error("sliding sampler: epoch " + std::to_string(e) + " needs negatives but the training set has none");
       list = positives_;
