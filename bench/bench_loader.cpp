@@ -2,7 +2,9 @@
 // 512 px) loaded by data::Loader alone, images/s with 1 and 2 workers, without augmentation and
 // with the first-place solution's pipeline (hflip, shift-scale-rotate, one of elastic / grid /
 // optical distortion, one of brightness / contrast / gamma). OpenCV and LibTorch run one thread
-// each, so the workers are the only parallelism.
+// each, so the workers are the only parallelism. The Python peer (bench/peer_loader.py: a PyTorch
+// DataLoader with N worker processes, OpenCV reads, the same augmentations written with OpenCV and
+// NumPy as albumentations does) loads the same files in the same run.
 //   build/bench/bench_loader [images=240] [batch=8]
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "bench_support.h"
 #include "ptx/core/threads.h"
 #include "ptx/data/augment.h"
 #include "ptx/data/convert.h"
@@ -70,7 +73,8 @@ int main(int argc, char** argv) {
 
   std::printf("Loader alone, %d synthetic images, batch %d, one epoch each (best of 2): images/s, and CPU ms per image "
               "(all threads; what the figure would be without other load)\n\n", images, batch);
-  std::printf("| size | augmentation | 1 worker | 2 workers |\n| --- | --- | ---: | ---: |\n");
+  std::printf("| size | augmentation | ptx 1 worker | ptx 2 workers | Python 1 worker | Python 2 workers | ratio, 2 workers |\n"
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
   for (int size : {256, 512}) {
     data::ConvertOptions co;
     co.dicom_dirs = {synth.dicom_dir};
@@ -84,11 +88,26 @@ int main(int argc, char** argv) {
     epoch_time(ds, nullptr, 2, batch);  // page cache
     for (const data::Pipeline* aug : {static_cast<const data::Pipeline*>(nullptr), &first_place}) {
       std::printf("| %d | %s |", size, aug ? "first place" : "none");
+      double ours2 = 0, peer2 = 0;
       for (int workers : {1, 2}) {
         const Timing a = epoch_time(ds, aug, workers, batch), b = epoch_time(ds, aug, workers, batch);
         const Timing& t = a.wall < b.wall ? a : b;
-        std::printf(" %.0f (%.1f ms) |", double(ds.size()) / t.wall, 1000 * t.cpu / double(ds.size()));
+        std::printf(" %.0f (%.1f CPU ms) |", double(ds.size()) / t.wall, 1000 * t.cpu / double(ds.size()));
+        ours2 = double(ds.size()) / t.wall;
       }
+      for (int workers : {1, 2}) {
+        const std::string cmd = std::string(bench::python()) + " " + PTX_BENCH_DIR + "/peer_loader.py " + co.out +
+                                " --workers " + std::to_string(workers) + " --batch " + std::to_string(batch) + (aug ? " --augment" : "");
+        double rate = 0;
+        try {
+          rate = bench::run_json(cmd)["images_per_s"].get<double>();
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "peer failed: %s\n", e.what());
+        }
+        std::printf(" %.0f |", rate);
+        peer2 = rate;
+      }
+      std::printf(" %.2fx |", peer2 > 0 ? ours2 / peer2 : 0.0);
       std::printf("\n");
       std::fflush(stdout);
     }
