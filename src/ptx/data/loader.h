@@ -3,6 +3,19 @@
 // augmented by the pipeline reseeded with derive_seed(seed, i), so results never depend on which
 // thread loaded it or when. A worker's error (unreadable file, bad mask) is rethrown by next() in
 // the consumer, naming the file; destroying the loader early stops and joins the workers.
+//
+// A training epoch (one consumer thread calls next()):
+//   const auto rows = data::read_index_csv(root + "/index.csv");
+//   data::TrainDataset train(root, data::fold_rows(rows, fold, data::Split::train), options);
+//   if (auto missing = train.check_files(); !missing.empty()) ...report them all and stop...
+//   data::Sampler sampler(train.labels(), sampler_options);
+//   data::Pipeline augment = data::Pipeline::from_yaml(config["augment"]);
+//   for (int e = start_epoch; e < epochs; ++e) {
+//     auto order = data::shard(sampler.epoch(e), rank, world);  // rank 0 of 1: the whole epoch
+//     data::Loader loader(train, order, &augment, data::derive_seed(sampler.epoch_seed(e), rank), loader_options);
+//     while (auto batch = loader.next()) ...batch->images, batch->masks, batch->labels...
+//   }
+// Validation: Loader(valid, all_indices(valid), nullptr, 0, options).
 #pragma once
 #include <atomic>
 #include <condition_variable>
