@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "ptx/data/augment.h"
+#include "ptx/data/seed.h"
 #include "ptx/data/train_dataset.h"
 
 namespace ptx::data {
