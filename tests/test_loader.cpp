@@ -3,9 +3,11 @@
 #include <chrono>
 #include <filesystem>
 
+#include "ptx/core/atomic_file.h"
 #include "ptx/core/error.h"
 #include "ptx/data/augment.h"
 #include "ptx/data/loader.h"
+#include "ptx/data/multilabel.h"
 #include "ptx/data/sampler.h"
 #include "ptx/data/seed.h"
 #include "test_support.h"
@@ -150,4 +152,20 @@ TEST(Loader, WorkerErrorsReachTheConsumerNamingTheFile) {
     EXPECT_FALSE(loader.next());
   }
   EXPECT_NE(test::error_of([&] { data::Loader(ds, {0, 99}, nullptr, 0); }).find("99"), std::string::npos);
+}
+
+TEST(Loader, StacksMultiLabelTargets) {
+  test::TempDir dir;
+  const auto rows = test::write_square_set(dir.path(), 3, 32);
+  core::write_file_atomic(dir / "labels.csv", "Image Index,Finding Labels\nimg0.png,Mass\nimg1.png,No Finding\nimg2.png,Effusion|Mass\n");
+  data::TrainDataset ds(dir.path().string(), rows, {});
+  ds.set_targets(data::read_multilabel_csv(dir / "labels.csv"));
+  data::LoaderOptions o;
+  o.batch_size = 3;
+  data::Loader loader(ds, {2, 0, 1}, nullptr, 0, o);
+  const auto b = loader.next();
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(b->targets.defined());
+  EXPECT_TRUE(torch::equal(b->targets, torch::tensor({1.0f, 1.0f, 0.0f, 1.0f, 0.0f, 0.0f}).reshape({3, 2})));  // Effusion, Mass
+  EXPECT_TRUE(torch::equal(b->labels, torch::tensor({0.0f, 1.0f, 0.0f})));
 }
