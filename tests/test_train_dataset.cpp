@@ -103,6 +103,12 @@ TEST(TrainDataset, CheckFilesListsEveryMissingFileAndGetNamesIt) {
   EXPECT_NE(missing[0].find("img1.png"), std::string::npos);
   EXPECT_NE(missing[1].find("masks/img2.png"), std::string::npos);
   EXPECT_NE(test::error_of([&] { ds.get(1); }).find("img1.png"), std::string::npos);
+  // Without masks (classification) the mask files are neither checked nor read.
+  data::DatasetOptions no_masks;
+  no_masks.masks = false;
+  const data::TrainDataset cls(dir.path().string(), rows, no_masks);
+  EXPECT_EQ(cls.check_files().size(), 2u);
+  EXPECT_EQ(cls.get(2).mask.sum().item<float>(), 0.0f);
 }
 
 TEST(TrainDataset, AugmentationKeepsMaskOnSquare) {

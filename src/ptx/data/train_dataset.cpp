@@ -84,7 +84,7 @@ std::vector<std::string> TrainDataset::check_files() const {
   std::vector<std::string> missing;
   for (const IndexRow& r : rows_) {
     for (const std::string* rel : {&r.image, &r.mask}) {
-      if (rel->empty()) continue;
+      if (rel->empty() || (rel == &r.mask && !options_.masks)) continue;
       const std::string p = path_of(*rel);
       std::error_code ec;
       if (!std::filesystem::is_regular_file(p, ec)) missing.push_back(p);
@@ -97,7 +97,7 @@ Sample TrainDataset::load(std::size_t i) const {
   const IndexRow& r = rows_.at(i);
   Sample s;
   s.image = resized(io::read_gray_image(path_of(r.image)), options_.size);
-  if (r.mask.empty()) {
+  if (r.mask.empty() || !options_.masks) {
     s.mask = cv::Mat::zeros(s.image.size(), CV_8UC1);
   } else {
     const std::string mask_path = path_of(r.mask);

@@ -34,6 +34,7 @@ struct DatasetOptions {
   int size = 0;      // images and masks resized to size x size (area interpolation down); 0 = as stored
   int channels = 1;  // 1, or 3 (grey replicated)
   Normalization normalize = Normalization::none;
+  bool masks = true;  // false: mask files are neither checked nor read (classification); masks are zeros
 };
 
 struct Example {
