@@ -10,23 +10,6 @@
 
 namespace ptx::data {
 
-namespace {
-
-// ImageNet's channel statistics; one grey channel uses their average (as timm does for grey).
-constexpr float kMean[3] = {0.485f, 0.456f, 0.406f};
-constexpr float kStd[3] = {0.229f, 0.224f, 0.225f};
-constexpr float kGreyMean = 0.449f, kGreyStd = 0.226f;
-
-cv::Mat resized(const cv::Mat& image, int size) {
-  if (size <= 0 || (image.cols == size && image.rows == size)) return image;
-  const bool down = size <= image.cols && size <= image.rows;
-  cv::Mat out;
-  cv::resize(image, out, cv::Size(size, size), 0, 0, down ? cv::INTER_AREA : cv::INTER_LINEAR);
-  return out;
-}
-
-}  // namespace
-
 std::vector<IndexRow> fold_rows(const std::vector<IndexRow>& rows, int fold, Split split) {
   std::vector<IndexRow> out;
   for (const IndexRow& r : rows) {
@@ -35,12 +18,6 @@ std::vector<IndexRow> fold_rows(const std::vector<IndexRow>& rows, int fold, Spl
     if ((split == Split::valid && in_fold) || (split == Split::train && !in_fold)) out.push_back(r);
   }
   return out;
-}
-
-Normalization parse_normalization(const std::string& value, const std::string& key) {
-  if (value == "none") return Normalization::none;
-  if (value == "imagenet") return Normalization::imagenet;
-  throw core::Error(key + ": got '" + value + "'; valid choices: none, imagenet");
 }
 
 TrainDataset::TrainDataset(std::string root, std::vector<IndexRow> rows, DatasetOptions options)
@@ -96,12 +73,12 @@ std::vector<std::string> TrainDataset::check_files() const {
 Sample TrainDataset::load(std::size_t i) const {
   const IndexRow& r = rows_.at(i);
   Sample s;
-  s.image = resized(io::read_gray_image(path_of(r.image)), options_.size);
+  s.image = resize_square(io::read_gray_image(path_of(r.image)), options_.size);
   if (r.mask.empty() || !options_.masks) {
     s.mask = cv::Mat::zeros(s.image.size(), CV_8UC1);
   } else {
     const std::string mask_path = path_of(r.mask);
-    cv::Mat m = resized(io::read_gray_image(mask_path), options_.size);
+    cv::Mat m = resize_square(io::read_gray_image(mask_path), options_.size);
     if (m.size() != s.image.size())
       throw core::Error(core::at(mask_path) + "mask is " + std::to_string(m.cols) + "x" + std::to_string(m.rows) + ", its image " +
                         std::to_string(s.image.cols) + "x" + std::to_string(s.image.rows));
@@ -124,21 +101,9 @@ Example TrainDataset::get(std::size_t i, Pipeline* augment) const {
 }
 
 Example TrainDataset::to_example(const Sample& s, std::size_t i) const {
-  const int h = s.image.rows, w = s.image.cols, c = options_.channels;
-  cv::Mat grey = s.image;
-  if (grey.channels() == 3) cv::cvtColor(grey, grey, cv::COLOR_RGB2GRAY);
+  const int h = s.image.rows, w = s.image.cols;
   Example ex;
-  ex.image = torch::empty({c, h, w}, torch::kFloat32);
-  for (int k = 0; k < c; ++k) {
-    float scale = 1.0f / 255.0f, shift = 0.0f;
-    if (options_.normalize == Normalization::imagenet) {
-      const float mean = c == 1 ? kGreyMean : kMean[k], sd = c == 1 ? kGreyStd : kStd[k];
-      scale = 1.0f / (255.0f * sd);
-      shift = -mean / sd;
-    }
-    cv::Mat plane(h, w, CV_32F, ex.image.data_ptr<float>() + std::size_t(k) * h * w);
-    grey.convertTo(plane, CV_32F, scale, shift);
-  }
+  ex.image = image_to_tensor(s.image, options_.channels, options_.normalize);
   ex.mask = torch::empty({1, h, w}, torch::kFloat32);
   cv::Mat mask_plane(h, w, CV_32F, ex.mask.data_ptr<float>());
   if (s.mask.empty()) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ptx/data/image_tensor.h"
 #include "ptx/data/index_csv.h"
 
 namespace ptx::data {
@@ -22,13 +23,6 @@ enum class Split { train, valid };
 // The labelled rows of `fold` (valid) or of every other fold (train). fold < 0 with Split::train:
 // every labelled row (training on everything). Test rows (fold -1) are never selected.
 std::vector<IndexRow> fold_rows(const std::vector<IndexRow>& rows, int fold, Split split);
-
-enum class Normalization {
-  none,      // x / 255
-  imagenet,  // (x / 255 - mean) / std per channel; one channel uses the channel average
-};
-// "none" | "imagenet"; anything else is a core::Error naming `key` and the choices.
-Normalization parse_normalization(const std::string& value, const std::string& key);
 
 struct DatasetOptions {
   int size = 0;      // images and masks resized to size x size (area interpolation down); 0 = as stored
