@@ -17,5 +17,6 @@ void add_convert(CLI::App& root, const Globals& g);
 void add_evaluate(CLI::App& root, const Globals& g);
 void add_synth(CLI::App& root, const Globals& g);
 void add_rle(CLI::App& root, const Globals& g);
+void add_weights(CLI::App& root, const Globals& g);
 
 }  // namespace ptx::app

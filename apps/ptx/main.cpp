@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   app::add_evaluate(root, g);
   app::add_synth(root, g);
   app::add_rle(root, g);
+  app::add_weights(root, g);
 
   try {
     root.parse(argc, argv);
