@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
 #include "ptx/core/error.h"
 #include "ptx/models/registry.h"
 #include "ptx/models/state_dict_import.h"

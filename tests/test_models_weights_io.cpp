@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -71,6 +72,9 @@ torch.save(ckpt, OUT + "/dp_checkpoint.pth")
 torch.save({"model": sd, "epoch": 1}, OUT + "/under_model.pth")
 torch.save({"epoch": 1, "optimizer": {}}, OUT + "/no_state_dict.pth")
 torch.save([torch.zeros(2)], OUT + "/a_list.pth")
+torch.save(m, OUT + "/whole_module.pth")
+torch.save({"model": m, "epoch": 2}, OUT + "/whole_module_in_dict.pth")
+torch.save({"state_dict": {"w": torch.zeros(2), "score": 0.5}}, OUT + "/non_tensor_entry.pth")
 
 def save_safetensors(path, tensors, metadata):
     names = {torch.float32: "F32", torch.float16: "F16", torch.int64: "I64", torch.uint8: "U8", torch.bool: "BOOL"}
@@ -131,7 +135,7 @@ TEST_F(ModelsWeightsIo, BareStateDictOfTorchvisionResnet18) {
   expect_same(w.tensors, reference);
   EXPECT_EQ(w.tensors.size(), 122u);  // 62 parameters + 3 x 20 batch-norm buffers
   EXPECT_EQ(w.tensors.at("layer2.0.bn1.num_batches_tracked").item<int64_t>(), 7);
-  EXPECT_EQ(models::count_elements(w.tensors), 11689512);  // torchvision's resnet18
+  EXPECT_EQ(models::parameter_count(w.tensors), 11689512);  // torchvision's resnet18
 }
 
 TEST_F(ModelsWeightsIo, LegacyFormatReadsTheSame) {
@@ -187,12 +191,24 @@ TEST_F(ModelsWeightsIo, CheckpointDictWithModulePrefixAndForeignObjects) {
   EXPECT_EQ(models::read_weights(file("under_model.pth")).location, "model");
 }
 
+TEST_F(ModelsWeightsIo, WholePickledModulesGiveTheirStateDict) {
+  const auto reference = models::read_tensor_dict(file("resnet18_plain.pt"));
+  auto w = models::read_weights(file("whole_module.pth"));
+  EXPECT_EQ(w.location, "(a pickled torchvision.models.resnet.ResNet)");
+  expect_same(w.tensors, reference);
+  w = models::read_weights(file("whole_module_in_dict.pth"));
+  EXPECT_EQ(w.location, "model (a pickled torchvision.models.resnet.ResNet)");
+  expect_same(w.tensors, reference);
+}
+
 TEST_F(ModelsWeightsIo, FilesWithoutAStateDictAreErrorsSayingWhatIsThere) {
   auto msg = test::error_of([&] { models::read_weights(file("no_state_dict.pth")); });
   EXPECT_NE(msg.find("no_state_dict.pth: no state_dict found (top-level keys: epoch (int), optimizer (dict))"),
             std::string::npos) << msg;
   msg = test::error_of([&] { models::read_weights(file("a_list.pth")); });
   EXPECT_NE(msg.find("a_list.pth: holds a list"), std::string::npos) << msg;
+  msg = test::error_of([&] { models::read_weights(file("non_tensor_entry.pth")); });
+  EXPECT_NE(msg.find("non_tensor_entry.pth: state_dict['score'] is a float, not a tensor"), std::string::npos) << msg;
 }
 
 TEST_F(ModelsWeightsIo, SafetensorsWrittenByPython) {

@@ -1,5 +1,6 @@
 // ptx weights inspect FILE | ptx weights convert IN OUT --spec SPEC: look into weight files
 // (torch.save .pth/.pt, .safetensors, ptx checkpoints) and turn them into ptx checkpoints.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -53,7 +54,7 @@ models::ModelSpec spec_argument(const std::string& arg) {
 
 void inspect(const WeightsArgs& a, const Globals& g) {
   const auto w = models::read_weights(a.file);
-  const int64_t params = models::count_elements(w.tensors);
+  const int64_t params = models::parameter_count(w.tensors);
   if (g.json) {
     nlohmann::json tensors = nlohmann::json::array();
     for (const auto& [name, t] : w.tensors)
@@ -96,7 +97,10 @@ void convert(const WeightsArgs& a, const Globals& g) {
   try {
     report = models::import_weights(*model, spec, w.tensors, options);
   } catch (const core::Error& e) {
-    throw core::Error(a.in + ": " + e.what() + (options.strict ? " (--non-strict loads what matches)" : ""));
+    std::string msg = e.what();
+    const std::string hint = "(load non-strictly to take what matches)";
+    if (const auto at = msg.find(hint); at != std::string::npos) msg.replace(at, hint.size(), "(--non-strict loads what matches)");
+    throw core::Error(a.in + ": " + msg);
   }
   const auto checkpoint = models::make_checkpoint(*model, spec);
   if (format == "safetensors") models::export_safetensors(a.out, checkpoint);

@@ -1,5 +1,7 @@
 #include "ptx/models/pickle.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <unordered_map>
 
@@ -513,7 +515,9 @@ class Pickler {
     op('Q');
     integer(0);
     int_tuple(t.sizes());
-    int_tuple(c10::contiguous_strides(t.sizes()));
+    std::vector<int64_t> stride(t.sizes().size(), 1);
+    for (int64_t k = static_cast<int64_t>(stride.size()) - 2; k >= 0; --k) stride[k] = stride[k + 1] * std::max<int64_t>(t.size(k + 1), 1);
+    int_tuple(stride);
     op(0x89);  // requires_grad False
     global("collections", "OrderedDict");
     op(')');

@@ -1,5 +1,6 @@
 #include "ptx/models/weight_file.h"
 
+#include <algorithm>
 #include <fstream>
 
 #include "ptx/core/error.h"
@@ -54,6 +55,31 @@ std::string describe_keys(const pickle::Value& d) {
   return s.empty() ? "none" : s;
 }
 
+// A whole module pickled by torch.save(model): an object whose state (its __dict__) holds
+// _parameters, _buffers and _modules; the state_dict is gathered from them as Module.state_dict
+// does (non-persistent buffers left out). False when `obj` is not such an object.
+bool pickled_module_tensors(const pickle::Value& obj, const std::string& prefix, NamedTensors& out) {
+  if (!obj.is(Kind::Object) || obj.items.empty() || !obj.items.back()->is(Kind::Dict)) return false;
+  const auto& state = *obj.items.back();
+  const auto params = state.get("_parameters"), buffers = state.get("_buffers"), modules = state.get("_modules");
+  if (!params || !params->is(Kind::Dict) || !modules || !modules->is(Kind::Dict)) return false;
+  std::vector<std::string> non_persistent;
+  if (const auto np = state.get("_non_persistent_buffers_set"); np && np->is(Kind::Object) && !np->items.empty() &&
+                                                                   np->items[0]->is(Kind::List))
+    for (const auto& n : np->items[0]->items)
+      if (n->is(Kind::Str)) non_persistent.push_back(n->s);
+  for (const auto& [k, v] : params->entries)
+    if (k->is(Kind::Str) && v->is(Kind::Tensor)) out.emplace(prefix + k->s, v->tensor);
+  if (buffers && buffers->is(Kind::Dict))
+    for (const auto& [k, v] : buffers->entries)
+      if (k->is(Kind::Str) && v->is(Kind::Tensor) &&
+          std::find(non_persistent.begin(), non_persistent.end(), k->s) == non_persistent.end())
+        out.emplace(prefix + k->s, v->tensor);
+  for (const auto& [k, v] : modules->entries)
+    if (k->is(Kind::Str) && !v->is(Kind::None) && !pickled_module_tensors(*v, prefix + k->s + ".", out)) return false;
+  return true;
+}
+
 void read_ptx_checkpoint(const pickle::Value& root, WeightFile& w) {
   const auto version = root.get("version");
   if (!version || !version->is(Kind::Int)) throw core::Error(w.path + ": a ptx checkpoint without a version");
@@ -96,6 +122,10 @@ WeightFile read_weights(const std::string& path) {
   }
   const auto root = read_torch_file(path);
   w.format = "torch.save";
+  if (root->is(Kind::Object) && pickled_module_tensors(*root, "", w.tensors) && !w.tensors.empty()) {
+    w.location = "(a pickled " + root->s + ")";
+    return w;
+  }
   if (!root->is(Kind::Dict))
     throw core::Error(path + ": holds a " + root->type_name() +
                       ", not a state_dict; save model.state_dict() (not the model itself) with torch.save");
@@ -115,19 +145,30 @@ WeightFile read_weights(const std::string& path) {
       w.tensors = tensor_dict(*v, path, key);
       return w;
     }
+    if (v->is(Kind::Object) && pickled_module_tensors(*v, "", w.tensors) && !w.tensors.empty()) {
+      w.location = key + " (a pickled " + v->s + ")";
+      return w;
+    }
     if (v->is(Kind::Object))
       throw core::Error(path + ": '" + key + "' is a whole pickled " + v->s +
                         "; save its state_dict() instead (torch.save(model.state_dict(), path))");
   }
+  // A state_dict with a non-tensor entry: say which.
+  for (const auto& key : checkpoint_state_dict_keys())
+    if (const auto v = root->get(key); v && v->is(Kind::Dict) && !v->entries.empty()) tensor_dict(*v, path, key);
   throw core::Error(path + ": no state_dict found (top-level keys: " + describe_keys(*root) +
                     "); expected a dict of tensors, or a checkpoint holding one under state_dict, "
                     "model_state_dict, model or net");
 }
 
-int64_t count_elements(const NamedTensors& tensors) {
+int64_t parameter_count(const NamedTensors& tensors) {
+  const auto ends_with = [](const std::string& s, const std::string& end) {
+    return s.size() >= end.size() && s.compare(s.size() - end.size(), end.size(), end) == 0;
+  };
   int64_t n = 0;
   for (const auto& [name, t] : tensors)
-    if (name.size() < 19 || name.compare(name.size() - 19, 19, "num_batches_tracked") != 0) n += t.numel();
+    if (!ends_with(name, "running_mean") && !ends_with(name, "running_var") && !ends_with(name, "num_batches_tracked"))
+      n += t.numel();
   return n;
 }
 

@@ -7,6 +7,9 @@
 //   - a training checkpoint: a dict holding the state_dict under "state_dict",
 //     "model_state_dict", "model" or "net" (the first that is a dict of tensors); other entries
 //     (epoch, optimizer, numpy scalars, argparse namespaces ...) are ignored;
+//   - a whole module pickled by torch.save(model), alone or under one of those keys: its
+//     state_dict is gathered from the pickled _parameters, _buffers and _modules (the classes
+//     are never needed);
 //   - a ptx checkpoint (checkpoint.h): {"format": "ptx-checkpoint", "version": 1, "spec": json,
 //     "state_dict": {...}, "train_state": None | {"tensors": {...}, "json": str}}.
 // Names are returned as stored: a DataParallel "module." prefix is removed later, by the import
@@ -38,7 +41,9 @@ WeightFile read_weights(const std::string& path);
 // The keys tried, in order, for a state_dict inside a checkpoint dict.
 const std::vector<std::string>& checkpoint_state_dict_keys();
 
-// Sum of the elements of every tensor except batch-norm counters (num_batches_tracked).
-int64_t count_elements(const NamedTensors& tensors);
+// The number of parameters: the elements of every tensor except batch-norm buffers (names ending
+// in running_mean, running_var, num_batches_tracked), as Python's sum(p.numel() for p in
+// model.parameters()) counts them.
+int64_t parameter_count(const NamedTensors& tensors);
 
 }  // namespace ptx::models
