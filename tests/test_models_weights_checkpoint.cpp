@@ -150,6 +150,7 @@ TEST(ModelsWeightsCheckpoint, PythonTorchLoadReadsItIntoTorchvision) {
   const auto r = run_python(R"PY(
 import sys, json, collections, torch, torchvision
 ck = torch.load(sys.argv[1])
+torch.load(sys.argv[1], weights_only=True)  # only OrderedDict, tensors and builtins: the safe loader reads it
 assert ck["format"] == "ptx-checkpoint" and ck["version"] == 1, ck.keys()
 spec = json.loads(ck["spec"])
 sd = ck["state_dict"]

@@ -192,3 +192,37 @@ TEST_F(ModelsWeightsImport, NoMatchingNameIsAnErrorEvenNonStrict) {
       [&] { models::import_weights(*model, spec, {{"features.0.weight", torch::zeros({1})}, {"x.y", torch::zeros({1})}}, lenient); });
   EXPECT_NE(msg.find("no tensor name matches the classifier with encoder resnet18"), std::string::npos) << msg;
 }
+
+namespace {
+// A stand-in for a DenseNet encoder's names: features.denseblock1.denselayer1.{norm1,conv1}.
+struct Node : torch::nn::Module {};
+struct FakeDenseNet : models::ModelImpl {
+  FakeDenseNet() {
+    auto layer = std::make_shared<Node>();
+    layer->register_module("norm1", torch::nn::BatchNorm2d(4));
+    layer->register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(4, 4, 1).bias(false)));
+    auto block = std::make_shared<Node>();
+    block->register_module("denselayer1", layer);
+    auto features = std::make_shared<Node>();
+    features->register_module("denseblock1", block);
+    register_module("features", features);
+  }
+  torch::Tensor forward(const torch::Tensor& x) override { return x; }
+};
+}  // namespace
+
+TEST_F(ModelsWeightsImport, OldTorchvisionDenseNetNamesAreRenamed) {
+  FakeDenseNet model;
+  models::NamedTensors old{{"features.denseblock1.denselayer1.norm.1.weight", torch::full({4}, 2.0)},
+                           {"features.denseblock1.denselayer1.norm.1.bias", torch::full({4}, 3.0)},
+                           {"features.denseblock1.denselayer1.norm.1.running_mean", torch::full({4}, 4.0)},
+                           {"features.denseblock1.denselayer1.norm.1.running_var", torch::full({4}, 5.0)},
+                           {"features.denseblock1.denselayer1.norm1.num_batches_tracked", torch::tensor(int64_t{6})},
+                           {"features.denseblock1.denselayer1.conv.1.weight", torch::full({4, 4, 1, 1}, 7.0)}};
+  const auto report = models::import_weights(model, models::ModelSpec{}, old);
+  EXPECT_TRUE(report.load.complete()) << report.describe();
+  EXPECT_EQ(report.load.loaded, 6u);
+  const auto got = models::named_tensors(model);
+  EXPECT_EQ(got.at("features.denseblock1.denselayer1.norm1.running_var")[0].item<float>(), 5.0f);
+  EXPECT_EQ(got.at("features.denseblock1.denselayer1.conv1.weight")[0][0][0][0].item<float>(), 7.0f);
+}

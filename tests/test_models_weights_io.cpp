@@ -91,6 +91,10 @@ def save_safetensors(path, tensors, metadata):
 st = {"a": torch.arange(6, dtype=torch.float32).reshape(2, 3), "b": torch.tensor([1, -2], dtype=torch.int64),
       "c": torch.tensor([0.5, -1.5], dtype=torch.float16), "d": torch.tensor([3, 200], dtype=torch.uint8),
       "e": torch.tensor([True, False])}
+# Storages tagged with a GPU location (as saved on a GPU machine) load on the CPU.
+torch.serialization.register_package(1, lambda obj: "cuda:0", lambda obj, location: None)
+torch.save({"w": torch.arange(4.0)}, OUT + "/cuda_tagged.pth")
+
 try:
     from safetensors.torch import save_file
     save_file(st, OUT + "/py.safetensors", metadata={"source": "python"})
@@ -209,6 +213,13 @@ TEST_F(ModelsWeightsIo, FilesWithoutAStateDictAreErrorsSayingWhatIsThere) {
   EXPECT_NE(msg.find("a_list.pth: holds a list"), std::string::npos) << msg;
   msg = test::error_of([&] { models::read_weights(file("non_tensor_entry.pth")); });
   EXPECT_NE(msg.find("non_tensor_entry.pth: state_dict['score'] is a float, not a tensor"), std::string::npos) << msg;
+}
+
+TEST_F(ModelsWeightsIo, TensorsSavedFromAGpuComeOutOnTheCpu) {
+  const auto w = models::read_weights(file("cuda_tagged.pth"));
+  ASSERT_EQ(w.tensors.size(), 1u);
+  EXPECT_TRUE(w.tensors.at("w").device().is_cpu());
+  EXPECT_TRUE(torch::equal(w.tensors.at("w"), torch::arange(4.0)));
 }
 
 TEST_F(ModelsWeightsIo, SafetensorsWrittenByPython) {

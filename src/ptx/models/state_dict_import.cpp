@@ -1,6 +1,7 @@
 #include "ptx/models/state_dict_import.h"
 
 #include <algorithm>
+#include <regex>
 #include <set>
 
 #include "ptx/core/error.h"
@@ -47,6 +48,19 @@ std::vector<std::string> prefixed(const std::vector<std::string>& v, const std::
   return out;
 }
 
+// Names that older releases of the source networks used for the same tensors.
+struct LegacyRename {
+  std::regex pattern;
+  const char* replacement;
+};
+const std::vector<LegacyRename>& legacy_renames() {
+  static const std::vector<LegacyRename> rules{
+      // torchvision's DenseNet ImageNet files: "denselayer1.norm.1.weight" for "denselayer1.norm1.weight".
+      {std::regex(R"(^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$)"), "$1$2"},
+  };
+  return rules;
+}
+
 }  // namespace
 
 std::string ImportReport::describe() const {
@@ -83,6 +97,15 @@ ImportReport import_weights(ModelImpl& model, const ModelSpec& spec, const Named
     return true;
   };
   while (all_start_with("module.")) strip("module.");
+  {
+    NamedTensors renamed;
+    for (auto& [name, tensor] : t) {
+      std::string n = name;
+      for (const auto& rule : legacy_renames()) n = std::regex_replace(n, rule.pattern, rule.replacement);
+      renamed.emplace(std::move(n), tensor);
+    }
+    t = std::move(renamed);
+  }
   const auto best = [&] {
     return std::max({hits(t, model_names, "", ""), encoder ? hits(t, model_names, "encoder.", "") : 0,
                      encoder ? 0 : hits(t, model_names, "", "encoder.")});

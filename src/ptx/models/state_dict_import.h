@@ -7,6 +7,8 @@
 //   1. Wrapper prefix: when every name starts with "module." (DataParallel, DDP) it is removed
 //      (repeatedly); failing any match, a first component shared by every name that the model
 //      has no child of (e.g. "model." from Lightning) is removed too.
+//      Names older releases of a source network used are renamed (torchvision DenseNet files:
+//      "denselayer1.norm.1.weight" -> "denselayer1.norm1.weight"); see legacy_renames().
 //   2. Mapping, whichever matches the most names (ties: as stored):
 //      - as stored: a ptx or segmentation_models checkpoint of the same architecture;
 //      - into the encoder: an ImageNet classifier checkpoint (torchvision, Cadene) into a
