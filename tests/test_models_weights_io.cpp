@@ -374,3 +374,28 @@ TEST(ModelsWeightsPickle, WrittenValuesReadBack) {
   EXPECT_TRUE(torch::equal(back->get("tensor")->tensor, torch::arange(6).reshape({2, 3}).t()));
   EXPECT_EQ(back->get("absent"), nullptr);
 }
+
+TEST(ModelsWeightsPickle, TensorsReachingPastTheirStorageAreErrors) {
+  using models::pickle::Value;
+  const models::pickle::PersistentLoad load = [](const models::pickle::ValuePtr&) {
+    auto v = std::make_shared<Value>();
+    v->kind = models::pickle::Kind::Storage;
+    v->tensor = torch::zeros({4});
+    return v;
+  };
+  const auto long1 = [](int64_t v) { std::string s("\x8a\x08", 2); s.append(reinterpret_cast<const char*>(&v), 8); return s; };
+  const auto pickle_of = [&](const std::string& size, const std::string& stride) {
+    return std::string("\x80\x02" "ctorch._utils\n_rebuild_tensor_v2\n(NQK\x00", 40) + "(" + size + "t(" + stride +
+           "t\x89}tR.";
+  };
+  // Fits: 2 x 2 over 4 elements.
+  auto ok = models::pickle::unpickle(pickle_of("K\x02K\x02", "K\x02K\x01"), load, "x.pth");
+  EXPECT_EQ(ok->tensor.sizes(), torch::IntArrayRef({2, 2}));
+  for (const auto& [size, stride] : std::vector<std::pair<std::string, std::string>>{
+           {"K\x02K\x03", "K\x02K\x01"},                                            // 6 elements of 4
+           {long1(int64_t{1} << 62) + "K\x02", long1(int64_t{1} << 62) + "K\x01"},   // overflows int64
+           {"K\x02", "J\xff\xff\xff\xff"}}) {                                        // negative stride
+    const auto msg = test::error_of([&] { models::pickle::unpickle(pickle_of(size, stride), load, "x.pth"); });
+    EXPECT_EQ(msg.rfind("x.pth: ", 0), 0u) << msg;
+  }
+}

@@ -395,11 +395,14 @@ class Unpickler {
     const auto& storage = a[0]->tensor;
     const int64_t available = storage.numel();
     int64_t last = offset, numel = 1;
+    bool overflow = false;
     for (std::size_t k = 0; k < size.size(); ++k) {
       if (size[k] < 0 || stride[k] < 0) fail(at, "a tensor with a negative size or stride");
-      numel *= size[k];
-      if (size[k] > 0) last += (size[k] - 1) * stride[k];
+      int64_t reach = 0;
+      overflow |= __builtin_mul_overflow(numel, size[k], &numel);
+      if (size[k] > 0) overflow |= __builtin_mul_overflow(size[k] - 1, stride[k], &reach) || __builtin_add_overflow(last, reach, &last);
     }
+    if (overflow) fail(at, "a tensor of impossible size: corrupt file");
     if (offset < 0 || (numel > 0 && last >= available))
       fail(at, "a tensor reaching past its storage (" + std::to_string(available) + " elements): corrupt file");
     return torch::empty({0}, storage.options()).set_(storage.storage(), offset, size, stride);

@@ -107,6 +107,8 @@ ValuePtr read_legacy(const std::string& path, const std::string& bytes) {
   std::map<std::string, ValuePtr> storages;
   const pickle::PersistentLoad load = [&](const ValuePtr& pid) -> ValuePtr {
     const auto id = parse_storage_id(pid, what);
+    if (static_cast<uint64_t>(id.numel) > bytes.size() / c10::elementSize(id.dtype))
+      throw core::Error(what + ": storage " + id.key + " is larger than the file: truncated or corrupt");
     auto& slot = storages[id.key];
     if (!slot) slot = storage_value(torch::empty({id.numel}, torch::dtype(id.dtype)));
     return slot;
@@ -141,7 +143,13 @@ pickle::ValuePtr read_torch_file(const std::string& path) {
     in.read(head, sizeof head);
   }
   if (std::memcmp(head, "PK\x03\x04", 4) == 0) return read_zip(path);
-  if (static_cast<uint8_t>(head[0]) == 0x80) return read_legacy(path, core::read_file(path));
+  if (static_cast<uint8_t>(head[0]) == 0x80) {
+    try {
+      return read_legacy(path, core::read_file(path));
+    } catch (const c10::Error& e) {
+      throw core::Error(path + ": cannot read this legacy torch.save file (" + e.what_without_backtrace() + "); " + kResave);
+    }
+  }
   throw core::Error(path + ": not a torch.save file (neither a zip archive nor a pickle); expected a .pth/.pt "
                            "file written by torch.save, or a .safetensors file");
 }

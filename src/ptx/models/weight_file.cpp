@@ -58,8 +58,8 @@ std::string describe_keys(const pickle::Value& d) {
 // A whole module pickled by torch.save(model): an object whose state (its __dict__) holds
 // _parameters, _buffers and _modules; the state_dict is gathered from them as Module.state_dict
 // does (non-persistent buffers left out). False when `obj` is not such an object.
-bool pickled_module_tensors(const pickle::Value& obj, const std::string& prefix, NamedTensors& out) {
-  if (!obj.is(Kind::Object) || obj.items.empty() || !obj.items.back()->is(Kind::Dict)) return false;
+bool pickled_module_tensors(const pickle::Value& obj, const std::string& prefix, NamedTensors& out, int depth = 0) {
+  if (depth > 64 || !obj.is(Kind::Object) || obj.items.empty() || !obj.items.back()->is(Kind::Dict)) return false;
   const auto& state = *obj.items.back();
   const auto params = state.get("_parameters"), buffers = state.get("_buffers"), modules = state.get("_modules");
   if (!params || !params->is(Kind::Dict) || !modules || !modules->is(Kind::Dict)) return false;
@@ -76,7 +76,7 @@ bool pickled_module_tensors(const pickle::Value& obj, const std::string& prefix,
           std::find(non_persistent.begin(), non_persistent.end(), k->s) == non_persistent.end())
         out.emplace(prefix + k->s, v->tensor);
   for (const auto& [k, v] : modules->entries)
-    if (k->is(Kind::Str) && !v->is(Kind::None) && !pickled_module_tensors(*v, prefix + k->s + ".", out)) return false;
+    if (k->is(Kind::Str) && !v->is(Kind::None) && !pickled_module_tensors(*v, prefix + k->s + ".", out, depth + 1)) return false;
   return true;
 }
 
