@@ -151,8 +151,8 @@ class Unpickler {
         case 'J': push(Value::integer(static_cast<int32_t>(le(4)))); break;  // BININT
         case 'K': push(Value::integer(static_cast<int64_t>(le(1)))); break;  // BININT1
         case 'M': push(Value::integer(static_cast<int64_t>(le(2)))); break;  // BININT2
-        case 0x8a: push(long_int(le(1), at)); break;                         // LONG1
-        case 0x8b: push(long_int(le(4), at)); break;                         // LONG4
+        case 0x8a: push(long_int(le(1))); break;                         // LONG1
+        case 0x8b: push(long_int(le(4))); break;                         // LONG4
         case 'G': {                                                          // BINFLOAT (big endian)
           uint64_t bits = 0;
           for (char c : bytes(8)) bits = (bits << 8) | static_cast<uint8_t>(c);
@@ -292,7 +292,7 @@ class Unpickler {
     pos_ = end + 1;
     return s;
   }
-  ValuePtr long_int(uint64_t n, std::size_t at) {
+  ValuePtr long_int(uint64_t n) {
     if (n > 8) {  // an integer beyond int64: kept as an opaque value
       bytes(n);
       auto o = std::make_shared<Value>();
@@ -305,7 +305,6 @@ class Unpickler {
     uint64_t v = 0;
     for (int k = static_cast<int>(n) - 1; k >= 0; --k) v = (v << 8) | static_cast<uint8_t>(b[k]);
     if (n < 8 && (static_cast<uint8_t>(b[n - 1]) & 0x80)) v |= ~uint64_t{0} << (8 * n);  // sign-extend
-    (void)at;
     return Value::integer(static_cast<int64_t>(v));
   }
   static ValuePtr raw(std::string_view b) {

@@ -33,7 +33,7 @@ struct Value {
   int64_t i = 0;
   double f = 0.0;
   std::string s;                                        // Str, Bytes; Global and Object: "module.name"
-  std::vector<ValuePtr> items;                          // Tuple, List; Object: constructor arguments
+  std::vector<ValuePtr> items;  // Tuple, List; Object: constructor arguments, then its BUILD state if any
   std::vector<std::pair<ValuePtr, ValuePtr>> entries;   // Dict, in insertion order
   bool ordered = false;                                 // Dict: a collections.OrderedDict
   torch::Tensor tensor;  // Tensor; Storage: a 1-d tensor over the whole storage (its dtype)
