@@ -20,5 +20,6 @@ void add_rle(CLI::App& root, const Globals& g);
 void add_models(CLI::App& root, const Globals& g);
 void add_thresholds(CLI::App& root, const Globals& g);
 void add_submit(CLI::App& root, const Globals& g);
+void add_weights(CLI::App& root, const Globals& g);
 
 }  // namespace ptx::app

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   app::add_models(root, g);
   app::add_thresholds(root, g);
   app::add_submit(root, g);
+  app::add_weights(root, g);
 
   try {
     root.parse(argc, argv);

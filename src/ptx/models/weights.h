@@ -1,7 +1,11 @@
 // Named tensors (parameters and batch-norm buffers) into and out of modules.
-// This is the first part of weight import: a plain dict of tensors written by torch.save, and a
-// strict by-name copy into a module. Not here yet: reading a bare state_dict (an OrderedDict),
-// checkpoint wrappers, .safetensors, and the torchvision / Cadene / segmentation_models name maps.
+// The base of weight import: a plain dict of tensors through LibTorch's own unpickler, and a strict
+// by-name copy into a module. The rest lives beside it:
+//   weight_file.h       any weight file (torch.save state_dicts and checkpoints, .safetensors)
+//   torch_file.h        torch.save files read and written by ptx's own pickle code (pickle.h)
+//   safetensors.h       the .safetensors format
+//   state_dict_import.h foreign names into ptx models (module. prefixes, ImageNet encoders)
+//   checkpoint.h        ptx checkpoints (weights + spec + training state), build_model_from_checkpoint
 #pragma once
 #include <torch/torch.h>
 
