@@ -112,7 +112,9 @@ TEST(DenseNet, ModuleNamesAreTorchvisions) {
   EXPECT_EQ(params["features.transition1.conv.weight"].sizes(), torch::IntArrayRef({128, 256, 1, 1}));
   EXPECT_EQ(params["classifier.weight"].sizes(), torch::IntArrayRef({1000, 1024}));
   for (const auto& p : params)
-    if (p.key().find("conv") != std::string::npos) EXPECT_EQ(p.key().substr(p.key().size() - 6), "weight") << p.key();
+    if (p.key().find("conv") != std::string::npos) {
+      EXPECT_EQ(p.key().substr(p.key().size() - 6), "weight") << p.key();
+    }
   // torchvision's initialisation: the classifier's bias is zero.
   EXPECT_EQ(params["classifier.bias"].abs().max().item<float>(), 0.0f);
 }

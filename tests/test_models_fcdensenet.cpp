@@ -154,8 +154,9 @@ TEST_F(FCDenseNetParity, ParameterCountsMatchPytorchTiramisu) {
   for (const auto& [name, count] : expected) {
     FCDenseNet net(FCDenseNetOptions::named(name));
     EXPECT_EQ(models::count_parameters(*net), count) << name;
-    if (reference_->skip_reason.empty() && reference_->failure.empty())
+    if (reference_->skip_reason.empty() && reference_->failure.empty()) {
       EXPECT_EQ(python_count(*reference_, name), count) << name;
+    }
   }
 }
 

@@ -21,5 +21,6 @@ void add_models(CLI::App& root, const Globals& g);
 void add_thresholds(CLI::App& root, const Globals& g);
 void add_submit(CLI::App& root, const Globals& g);
 void add_weights(CLI::App& root, const Globals& g);
+void add_predict(CLI::App& root, const Globals& g);
 
 }  // namespace ptx::app

@@ -1,0 +1,78 @@
+// ptx predict: masks, probability maps and predictions.csv for radiographs, with flip TTA,
+// checkpoint ensembles and a classifier gate.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "command.h"
+#include "device.h"
+#include "ptx/core/error.h"
+#include "ptx/core/log.h"
+#include "ptx/predict/predict_files.h"
+
+namespace ptx::app {
+
+namespace {
+struct PredictArgs {
+  std::vector<std::string> checkpoints, classifiers;
+  std::vector<double> weights;
+  predict::PredictOptions options;
+  std::string tta = "hflip", triplet, device = "cpu";
+  int size = 0;
+};
+}  // namespace
+
+void add_predict(CLI::App& root, const Globals& g) {
+  auto* cmd = root.add_subcommand("predict", "Predict pneumothorax masks for DICOM or PNG radiographs");
+  auto a = std::make_shared<PredictArgs>();
+  cmd->add_option("--checkpoint", a->checkpoints, "segmentation checkpoint(s) from ptx train; several are averaged")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--weight", a->weights, "one blend weight per --checkpoint (default: equal)");
+  cmd->add_option("--classifier", a->classifiers, "classifier checkpoint(s): images they find below --gate are empty")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--gate", a->options.gate, "classifier probability below which an image is empty")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--input", a->options.inputs, "DICOM/PNG/JPEG files or folders (recursive)")->required();
+  cmd->add_option("--out", a->options.out, "output folder")->required();
+  cmd->add_option("--tta", a->tta, "test-time augmentation")->capture_default_str()->check(CLI::IsMember({"none", "hflip"}));
+  cmd->add_option("--size", a->size, "model input size (default: the checkpoint's training size)")->check(CLI::PositiveNumber);
+  cmd->add_option("--triplet", a->triplet, "top,area,bottom[,min_region] (default: the checkpoint's validated triplet)");
+  cmd->add_flag("--save-probabilities", a->options.save_probabilities, "write 16-bit probability maps for ptx thresholds search");
+  cmd->add_option("--device", a->device, "cpu or cuda:N")->capture_default_str();
+  cmd->callback([a, &g] {
+    const torch::Device device = parse_device(a->device);
+    const auto segmenter = predict::Ensemble::load(a->checkpoints, a->weights, device, a->size);
+    const auto classifier = predict::Ensemble::load(a->classifiers, {}, device, 0);
+    if (!classifier.empty() && !classifier.classifier())
+      throw core::UsageError("--classifier: every classifier checkpoint must have arch classifier");
+    if (!a->triplet.empty()) {
+      try {
+        a->options.triplet = post::Triplet::parse(a->triplet);
+      } catch (const core::Error& e) {
+        throw core::UsageError(e.what());
+      }
+    } else if (segmenter.members().front().has_triplet) {
+      a->options.triplet = segmenter.members().front().triplet;
+    }
+    a->options.hflip = a->tta == "hflip";
+    a->options.progress = !g.quiet;
+    const auto s = predict::predict_files(segmenter, classifier, a->options);
+    if (g.json) {
+      std::cout << nlohmann::json{{"out", a->options.out}, {"images", s.images}, {"positive", s.positive},
+                                  {"gated", s.gated}, {"failed", s.failed}, {"seconds", s.seconds},
+                                  {"triplet", a->options.triplet.str()}}
+                       .dump()
+                << "\n";
+      return;
+    }
+    std::printf("%zu images in %.1f s (%.2f images/s): %zu with a mask, %zu gated by the classifier, %zu failed%s\n"
+                "triplet %s; written: %s/predictions.csv, masks/\n",
+                s.images, s.seconds, s.images / std::max(1e-9, s.seconds), s.positive, s.gated, s.failed,
+                s.failed ? " (see errors.csv)" : "", a->options.triplet.str().c_str(), a->options.out.c_str());
+  });
+}
+
+}  // namespace ptx::app

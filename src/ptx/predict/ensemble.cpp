@@ -1,0 +1,90 @@
+#include "ptx/predict/ensemble.h"
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "ptx/core/error.h"
+#include "ptx/models/checkpoint.h"
+#include "ptx/models/fold.h"
+#include "ptx/models/weights.h"
+
+namespace ptx::predict {
+
+Ensemble Ensemble::load(const std::vector<std::string>& paths, const std::vector<double>& weights,
+                        const torch::Device& device, int size) {
+  if (!weights.empty() && weights.size() != paths.size())
+    throw core::UsageError("give one --weight per --checkpoint (" + std::to_string(paths.size()) + " checkpoints, " +
+                           std::to_string(weights.size()) + " weights)");
+  Ensemble e;
+  e.device_ = device;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    Member m;
+    m.path = paths[i];
+    m.weight = weights.empty() ? 1.0 : weights[i];
+    if (!(m.weight > 0)) throw core::UsageError("--weight must be > 0, got " + std::to_string(m.weight));
+    const auto ck = models::load_checkpoint(paths[i]);
+    m.spec = ck.spec;
+    m.input.channels = int(ck.spec.in_channels);
+    if (ck.train_state && !ck.train_state->json.empty()) {
+      const auto j = nlohmann::json::parse(ck.train_state->json);
+      if (j.contains("input")) {
+        m.input.size = j["input"].value("size", m.input.size);
+        m.input.normalize = data::parse_normalization(j["input"].value("normalize", "imagenet"), paths[i] + ": input.normalize");
+      }
+      if (j.contains("triplet")) {
+        m.triplet = post::Triplet::parse(j["triplet"].get<std::string>(), paths[i] + ": triplet");
+        m.has_triplet = true;
+      }
+    }
+    if (size > 0) m.input.size = size;
+    m.model = models::build_model(m.spec);
+    models::load_named_tensors(*m.model, ck.state_dict);
+    m.model->to(device);
+    models::prepare_for_inference(*m.model, /*channels_last=*/true);
+    e.weight_sum_ += m.weight;
+    e.members_.push_back(std::move(m));
+  }
+  return e;
+}
+
+bool Ensemble::classifier() const {
+  for (const auto& m : members_)
+    if (m.spec.arch != "classifier") return false;
+  return !members_.empty();
+}
+
+torch::Tensor Ensemble::run(const Member& m, const cv::Mat& gray, bool hflip) const {
+  // Resized and normalised exactly as the training data set does it.
+  auto x = data::image_to_tensor(data::resize_square(gray, m.input.size), m.input.channels, m.input.normalize).unsqueeze(0);
+  if (hflip) x = torch::cat({x, x.flip({3})}, 0);  // both views in one batch
+  x = x.to(device_).contiguous(at::MemoryFormat::ChannelsLast);
+  c10::InferenceMode guard;
+  auto p = torch::sigmoid(m.model->forward(x));
+  if (hflip) p = (p.dim() == 4 ? (p[0] + p[1].flip({2})) : (p[0] + p[1])) * 0.5;
+  else p = p[0];
+  return p.to(torch::kCPU).contiguous();
+}
+
+cv::Mat Ensemble::segment(const cv::Mat& gray, bool hflip) const {
+  cv::Mat sum = cv::Mat::zeros(gray.size(), CV_32F);
+  for (const auto& m : members_) {
+    if (m.spec.arch == "classifier") throw core::Error(m.path + ": a classifier cannot segment; pass it with --classifier");
+    const auto p = run(m, gray, hflip);  // classes x H x W; class 0 is pneumothorax
+    const cv::Mat small(int(p.size(1)), int(p.size(2)), CV_32F, p.data_ptr<float>());
+    cv::Mat full;
+    cv::resize(small, full, gray.size(), 0, 0, cv::INTER_LINEAR);
+    cv::scaleAdd(full, m.weight / weight_sum_, sum, sum);
+  }
+  return sum;
+}
+
+double Ensemble::classify(const cv::Mat& gray, bool hflip) const {
+  double sum = 0;
+  for (const auto& m : members_) {
+    if (m.spec.arch != "classifier") throw core::Error(m.path + ": not a classifier (arch " + m.spec.arch + ")");
+    sum += m.weight * run(m, gray, hflip)[0].item<double>();
+  }
+  return sum / weight_sum_;
+}
+
+}  // namespace ptx::predict

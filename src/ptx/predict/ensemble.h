@@ -1,0 +1,60 @@
+// Models for inference: checkpoints loaded with their spec and input settings, put on the fast
+// path (batch norm folded, channels-last, inference mode) on a device, and combined: sigmoid maps
+// averaged over the flip views (run as one batch), then over the members with their weights.
+#pragma once
+#include <opencv2/core.hpp>
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "ptx/data/image_tensor.h"
+#include "ptx/models/model.h"
+#include "ptx/models/registry.h"
+#include "ptx/post/triplet.h"
+
+namespace ptx::predict {
+
+// How a checkpoint's model was fed in training (the checkpoint's "input" block).
+struct ModelInput {
+  int size = 512;
+  int channels = 3;
+  data::Normalization normalize = data::Normalization::imagenet;
+};
+
+struct Member {
+  std::string path;
+  models::ModelSpec spec;
+  ModelInput input;
+  double weight = 1.0;
+  models::ModelPtr model;
+  post::Triplet triplet;  // the validation's best triplet stored with the checkpoint, if any
+  bool has_triplet = false;
+};
+
+class Ensemble {
+ public:
+  // Loads each checkpoint (weights default to 1; otherwise one per path, > 0). size > 0 replaces
+  // every member's input size. Throws ptx::core::Error naming the file.
+  static Ensemble load(const std::vector<std::string>& paths, const std::vector<double>& weights,
+                       const torch::Device& device, int size = 0);
+
+  bool empty() const { return members_.empty(); }
+  const std::vector<Member>& members() const { return members_; }
+  bool classifier() const;  // every member is a classifier
+
+  // Segmentation: the weighted mean sigmoid map (CV_32F) at the image's own size.
+  cv::Mat segment(const cv::Mat& gray, bool hflip) const;
+  // Classification: the weighted mean probability of the first class.
+  double classify(const cv::Mat& gray, bool hflip) const;
+
+ private:
+  // The member's sigmoid output for one image: N = 1 or 2 (flip) views, averaged.
+  torch::Tensor run(const Member& m, const cv::Mat& gray, bool hflip) const;
+
+  std::vector<Member> members_;
+  double weight_sum_ = 0;
+  torch::Device device_ = torch::kCPU;
+};
+
+}  // namespace ptx::predict

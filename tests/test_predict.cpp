@@ -1,0 +1,132 @@
+// ptx predict (src/ptx/predict) with fixed-weight checkpoints on synthetic DICOMs and PNGs.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "ptx/core/atomic_file.h"
+#include "ptx/data/synth.h"
+#include "ptx/io/csv.h"
+#include "ptx/io/image.h"
+#include "ptx/models/checkpoint.h"
+#include "ptx/predict/ensemble.h"
+#include "test_support.h"
+
+using namespace ptx;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A checkpoint of `spec` with its weights as built (seeded), input size 64, grey, no normalisation.
+// bias, when given, is written into the last layer's bias (a segmentation head or classifier).
+std::string write_checkpoint(const test::TempDir& dir, const std::string& name, models::ModelSpec spec,
+                             std::optional<float> bias = {}) {
+  torch::manual_seed(1);
+  auto model = models::build_model(spec);
+  if (bias) {
+    torch::NoGradGuard g;
+    for (auto& p : model->named_parameters())
+      if (p.key() == "segmentation_head.0.bias" || p.key() == "fc.bias") p.value().fill_(*bias);
+  }
+  const nlohmann::json meta{{"input", {{"size", 64}, {"channels", 1}, {"normalize", "none"}}}, {"triplet", "0.5,0,0.5"}};
+  const std::string path = dir / name;
+  models::save_checkpoint(path, models::make_checkpoint(*model, spec, models::TrainState{{}, meta.dump()}));
+  return path;
+}
+
+models::ModelSpec small_unet() {
+  models::ModelSpec s;
+  s.arch = "unet";
+  s.encoder = "resnet18";
+  s.in_channels = 1;
+  s.decoder_channels = {32, 16, 16, 8, 8};
+  return s;
+}
+
+std::vector<std::vector<std::string>> read_rows(const std::string& path) {
+  io::CsvReader r(path);
+  std::vector<std::vector<std::string>> rows;
+  for (std::vector<std::string> f; r.next(f);) rows.push_back(f);
+  return rows;
+}
+
+}  // namespace
+
+TEST(Predict, WritesMasksAndRowsForDicomAndPngAndListsBadInputs) {
+  test::TempDir dir;
+  data::SynthOptions so;
+  so.out = dir / "synth";
+  so.count = 2;
+  so.size = 96;
+  so.progress = false;
+  data::synthesize_dataset(so);
+  fs::create_directories(dir / "in");
+  io::write_png(dir / "in/plain.png", cv::Mat(80, 72, CV_8U, cv::Scalar(90)));
+  core::write_file_atomic(dir / "in/broken.dcm", "not a dicom");
+  // A head bias of +20 makes every pixel certain: masks cover whole images.
+  const std::string ckpt = write_checkpoint(dir, "seg.ckpt", small_unet(), 20.0f);
+  const auto r = test::run_ptx("predict --checkpoint " + ckpt + " --input " + (dir / "synth") + " " + (dir / "in") +
+                               " --out " + (dir / "out") + " --save-probabilities --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["images"], 3);
+  EXPECT_EQ(j["failed"], 1);
+  EXPECT_EQ(j["triplet"], "0.5,0,0.5");  // from the checkpoint
+  const auto rows = read_rows(dir / "out/predictions.csv");
+  ASSERT_EQ(rows.size(), 4u);  // header + 3
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"ImageId", "probability", "area_pixels", "area_mm2", "EncodedPixels"}));
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const cv::Mat mask = io::read_gray_image(dir / ("out/masks/" + rows[i][0] + ".png"));
+    EXPECT_EQ(std::to_string(cv::countNonZero(mask)), rows[i][2]);
+    EXPECT_EQ(cv::countNonZero(mask), mask.total()) << rows[i][0];  // full masks at the image's own size
+    EXPECT_TRUE(fs::exists(dir / ("out/probabilities/" + rows[i][0] + ".png")));
+    if (rows[i][0] == "plain") {
+      EXPECT_EQ(mask.size(), cv::Size(72, 80));
+      EXPECT_EQ(rows[i][3], "");  // no PixelSpacing in a PNG
+    } else {
+      EXPECT_FALSE(rows[i][3].empty()) << "DICOMs carry PixelSpacing";
+    }
+  }
+  EXPECT_NE(core::read_file(dir / "out/errors.csv").find("broken.dcm"), std::string::npos);
+}
+
+TEST(Predict, TheClassifierGateEmptiesImagesWithoutSegmenting) {
+  test::TempDir dir;
+  fs::create_directories(dir / "in");
+  for (int i = 0; i < 2; ++i) io::write_png(dir / ("in/" + std::to_string(i) + ".png"), cv::Mat(64, 64, CV_8U, cv::Scalar(40 + i)));
+  const std::string seg = write_checkpoint(dir, "seg.ckpt", small_unet(), 20.0f);
+  models::ModelSpec cls;
+  cls.arch = "classifier";
+  cls.encoder = "resnet18";
+  cls.in_channels = 1;
+  const std::string sure_no = write_checkpoint(dir, "no.ckpt", cls, -20.0f);
+  const auto r = test::run_ptx("predict --checkpoint " + seg + " --classifier " + sure_no + " --gate 0.5 --input " +
+                               (dir / "in") + " --out " + (dir / "out") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["gated"], 2);
+  EXPECT_EQ(j["positive"], 0);
+  for (const auto& row : read_rows(dir / "out/predictions.csv"))
+    if (row[0] != "ImageId") EXPECT_EQ(row[4], "-1");
+  // A classifier passed as the segmenter, or a segmenter as the gate, is refused.
+  EXPECT_EQ(test::run_ptx("predict --checkpoint " + seg + " --classifier " + seg + " --input " + (dir / "in") + " --out " +
+                          (dir / "o2")).exit_code, 2);
+}
+
+TEST(Predict, FlipTtaAveragesTheMirroredView) {
+  test::TempDir dir;
+  const std::string ckpt = write_checkpoint(dir, "seg.ckpt", small_unet());
+  const auto e = predict::Ensemble::load({ckpt}, {}, torch::kCPU);
+  cv::Mat img(64, 64, CV_8U);
+  cv::randu(img, 0, 255);
+  cv::Mat mirrored;
+  cv::flip(img, mirrored, 1);
+  const cv::Mat a = e.segment(img, true), b = e.segment(mirrored, true);
+  cv::Mat b_back;
+  cv::flip(b, b_back, 1);
+  // With flip TTA, predicting the mirror image gives the mirrored map (without it, in general not).
+  EXPECT_LT(cv::norm(a, b_back, cv::NORM_INF), 1e-5);
+  cv::Mat plain_b;
+  cv::flip(e.segment(mirrored, false), plain_b, 1);
+  EXPECT_GT(cv::norm(e.segment(img, false), plain_b, cv::NORM_INF), 1e-4);
+}
