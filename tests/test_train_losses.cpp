@@ -11,10 +11,12 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "ptx/core/error.h"
 #include "ptx/train/losses.h"
+#include "python_reference.h"
 #include "test_support.h"
 
 using namespace ptx;
@@ -178,4 +180,52 @@ TEST(Losses, ConfigErrorsNameTheKeyAndTheChoices) {
   EXPECT_NE(msg.find("distinct"), std::string::npos) << msg;
   msg = test::error_of([] { BceLoss()(torch::zeros({2, 1, 2, 2}), torch::zeros({2, 1, 2, 3})); });
   EXPECT_NE(msg.find("shape"), std::string::npos) << msg;
+}
+
+namespace {
+
+// Independent implementations on a random 3x1x5x5 batch: torch's BCE with pos_weight and
+// torchvision.ops.sigmoid_focal_loss; values and gradients.
+const char* kLossScript = R"PY(
+import sys, json, torch, torch.nn.functional as F
+from torchvision.ops import sigmoid_focal_loss
+OUT = sys.argv[1]
+torch.manual_seed(0)
+x = (torch.randn(3, 1, 5, 5) * 3).double()
+y = (torch.rand(3, 1, 5, 5) > 0.7).double()
+res = {"x": x.flatten().tolist(), "y": y.flatten().tolist()}
+def record(name, f):
+    xx = x.clone().requires_grad_(True)
+    l = f(xx)
+    l.backward()
+    res[name] = {"value": l.item(), "grad": xx.grad.flatten().tolist()}
+record("bce_pw3", lambda xx: F.binary_cross_entropy_with_logits(xx, y, pos_weight=torch.tensor(3.0, dtype=torch.double)))
+record("focal", lambda xx: sigmoid_focal_loss(xx, y, alpha=-1, gamma=2.0, reduction="mean"))
+record("focal_a", lambda xx: sigmoid_focal_loss(xx, y, alpha=0.25, gamma=1.5, reduction="mean"))
+json.dump(res, open(OUT + "/losses.json", "w"))
+)PY";
+
+}  // namespace
+
+TEST(Losses, MatchTorchAndTorchvisionOnRandomData) {
+  const auto reference = test::run_python_reference(kLossScript);
+  if (!reference->skip_reason.empty()) GTEST_SKIP() << reference->skip_reason;
+  ASSERT_TRUE(reference->failure.empty()) << reference->failure;
+  const auto r = json::parse(std::ifstream(reference->dir / "losses.json"));
+  const auto as_tensor = [](const json& v) {
+    return torch::tensor(v.get<std::vector<double>>(), torch::kFloat64).reshape({3, 1, 5, 5});
+  };
+  const auto y = as_tensor(r.at("y"));
+  const std::vector<std::pair<std::string, LossPtr>> cases = {
+      {"bce_pw3", std::make_shared<BceLoss>(BceOptions{3.0, 0.0})},
+      {"focal", std::make_shared<FocalLoss>(FocalOptions{2.0, std::nullopt})},
+      {"focal_a", std::make_shared<FocalLoss>(FocalOptions{1.5, 0.25})}};
+  for (const auto& [name, loss] : cases) {
+    auto x = as_tensor(r.at("x")).requires_grad_(true);
+    const auto l = (*loss)(x, y);
+    l.backward();
+    EXPECT_NEAR(l.item<double>(), r.at(name).at("value").get<double>(), 1e-12) << name;
+    const auto grad = torch::tensor(r.at(name).at("grad").get<std::vector<double>>(), torch::kFloat64);
+    EXPECT_LT((x.grad().flatten() - grad).abs().max().item<double>(), 1e-12) << name;
+  }
 }

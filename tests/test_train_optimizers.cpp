@@ -127,6 +127,13 @@ TEST(Optimizers, ParameterGroupsGiveTheEncoderItsOwnRate) {
   EXPECT_EQ(groups[0].params.size() + groups[1].params.size(), model->parameters().size());
   for (const auto& n : groups[1].names) EXPECT_NE(n.rfind("encoder.", 0), 0u) << n;
 
+  // make_optimizer: the same groups, the encoder at a tenth of the rate.
+  const auto opt = make_optimizer(json{{"type", "adamw"}, {"lr", 1e-3}, {"encoder_lr_factor", 0.1}}.get<OptimizerConfig>(),
+                                  *model);
+  ASSERT_EQ(opt->groups().size(), 2u);
+  EXPECT_NEAR(opt->group_lrs()[0], 1e-4, 1e-18);
+  EXPECT_NEAR(opt->group_lrs()[1], 1e-3, 1e-18);
+
   // A model without an encoder: one group.
   torch::nn::Linear linear(2, 1);
   const auto one = parameter_groups(*linear, 0.1);
@@ -156,12 +163,12 @@ namespace {
 
 // Two groups (the encoder at a tenth of the rate), a frozen parameter that never gets a
 // gradient, the rate changed after the first step (as a schedule would).
-struct Run {
+struct Training {
   torch::Tensor enc, dec, frozen;
   std::unique_ptr<Optimizer> opt;
   int steps_done = 0;
 
-  Run(const json& config, torch::Tensor e, torch::Tensor d) : enc(std::move(e)), dec(std::move(d)) {
+  Training(const json& config, torch::Tensor e, torch::Tensor d) : enc(std::move(e)), dec(std::move(d)) {
     frozen = torch::ones({2});  // requires no gradient
     opt = std::make_unique<Optimizer>(config.get<OptimizerConfig>(),
                                       std::vector<ParamGroup>{{"encoder", 0.1, {"enc"}, {enc}},
@@ -182,23 +189,23 @@ torch::Tensor fresh(const torch::Tensor& t) { return t.detach().clone().requires
 }  // namespace
 
 TEST(Optimizers, RestoredStateContinuesIdentically) {
-  for (const json config : {json{{"type", "adam"}, {"lr", 0.1}, {"weight_decay", 0.01}},
+  for (const json& config : {json{{"type", "adam"}, {"lr", 0.1}, {"weight_decay", 0.01}},
                             json{{"type", "adam"}, {"lr", 0.1}, {"amsgrad", true}},
                             json{{"type", "adamw"}, {"lr", 0.1}, {"weight_decay", 0.1}},
                             json{{"type", "sgd"}, {"lr", 0.05}, {"momentum", 0.9}, {"nesterov", true}},
                             json{{"type", "radam"}, {"lr", 0.1}, {"betas", {0.9, 0.99}}}}) {
     SCOPED_TRACE(config.dump());
-    Run straight(config, fresh(p0()), fresh(p0() * 2));
+    Training straight(config, fresh(p0()), fresh(p0() * 2));
     straight.steps(6);
 
-    Run first(config, fresh(p0()), fresh(p0() * 2));
+    Training first(config, fresh(p0()), fresh(p0() * 2));
     first.steps(3);
     auto state = first.opt->state();
     state.meta = json::parse(state.meta.dump());  // as it would come back from a checkpoint file
     EXPECT_EQ(state.meta.at("steps").count("frozen"), 0u);
 
     // A fresh optimiser over the checkpointed weights, given the saved state.
-    Run resumed(config, fresh(first.enc), fresh(first.dec));
+    Training resumed(config, fresh(first.enc), fresh(first.dec));
     resumed.steps_done = 3;
     resumed.opt->load_state(state);
     EXPECT_DOUBLE_EQ(resumed.opt->lr(), first.opt->lr());
@@ -208,7 +215,7 @@ TEST(Optimizers, RestoredStateContinuesIdentically) {
     EXPECT_TRUE(torch::equal(resumed.dec, straight.dec));
 
     // Without the state (moments reset) the run differs: the comparison above can fail.
-    Run reset(config, fresh(first.enc), fresh(first.dec));
+    Training reset(config, fresh(first.enc), fresh(first.dec));
     reset.steps_done = 3;
     reset.opt->set_lr(first.opt->lr());
     reset.steps(3);
@@ -217,7 +224,7 @@ TEST(Optimizers, RestoredStateContinuesIdentically) {
 }
 
 TEST(Optimizers, StateNamesTheMomentsAndStepCounts) {
-  Run run(json{{"type", "adam"}, {"lr", 0.1}}, fresh(p0()), fresh(p0()));
+  Training run(json{{"type", "adam"}, {"lr", 0.1}}, fresh(p0()), fresh(p0()));
   run.steps(2);
   const auto state = run.opt->state();
   EXPECT_EQ(state.meta.at("type"), "adam");
@@ -229,14 +236,14 @@ TEST(Optimizers, StateNamesTheMomentsAndStepCounts) {
 }
 
 TEST(Optimizers, LoadStateRejectsAnotherOptimiser) {
-  Run adam(json{{"type", "adam"}}, fresh(p0()), fresh(p0()));
+  Training adam(json{{"type", "adam"}}, fresh(p0()), fresh(p0()));
   adam.steps(1);
-  Run sgd(json{{"type", "sgd"}}, fresh(p0()), fresh(p0()));
+  Training sgd(json{{"type", "sgd"}}, fresh(p0()), fresh(p0()));
   auto msg = test::error_of([&] { sgd.opt->load_state(adam.opt->state()); });
   EXPECT_NE(msg.find("'adam'"), std::string::npos) << msg;
   auto state = adam.opt->state();
   state.tensors.at("enc.exp_avg") = torch::zeros({3});
-  Run other(json{{"type", "adam"}}, fresh(p0()), fresh(p0()));
+  Training other(json{{"type", "adam"}}, fresh(p0()), fresh(p0()));
   msg = test::error_of([&] { other.opt->load_state(state); });
   EXPECT_NE(msg.find("enc.exp_avg"), std::string::npos) << msg;
 }

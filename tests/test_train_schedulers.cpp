@@ -232,3 +232,30 @@ TEST(Schedules, ConfigErrors) {
   msg = test::error_of([] { make_scheduler(json{{"type", "one_cycle"}, {"epochs", 1}}, 0.1)->lr(1, 0, 5); });
   EXPECT_NE(msg.find("past"), std::string::npos) << msg;
 }
+
+TEST(Schedules, SequenceChainsParts) {
+  // Plateau at the optimiser's 1e-3 for 3 epochs, then cosine from 1e-5 with t_max 2
+  // (1e-5, 5e-6, 0, 5e-6, 1e-5, ...), the last part running on past its 4 epochs.
+  const json config = json::parse(R"({"type": "sequence", "parts": [
+      {"epochs": 3, "schedule": {"type": "plateau", "factor": 0.5, "patience": 0}},
+      {"epochs": 4, "lr": 1e-5, "schedule": {"type": "cosine", "t_max": 2}}]})");
+  auto s = make_scheduler(config, 1e-3);
+  EXPECT_DOUBLE_EQ(s->lr(0), 1e-3);
+  s->step(0, 0.5);
+  s->step(1, 0.4);  // worse, patience 0: halved
+  EXPECT_DOUBLE_EQ(s->lr(2), 5e-4);
+  auto resumed = make_scheduler(config, 1e-3);
+  resumed->load_state(json::parse(s->state().dump()));
+  EXPECT_DOUBLE_EQ(resumed->lr(2), 5e-4);
+  const std::vector<double> want{1e-5, 5e-6, 0.0, 5e-6, 1e-5, 5e-6};
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(s->lr(3 + i), want[i], 1e-18) << i;
+  // The end of a part is a cycle end; the last part's end is not (it runs on).
+  EXPECT_TRUE(s->cycle_ends(2));
+  EXPECT_FALSE(s->cycle_ends(3));
+  EXPECT_FALSE(s->cycle_ends(6));
+  const auto msg = test::error_of([] {
+    make_scheduler(json::parse(R"({"type": "sequence", "parts": [{"epochs": 2, "schedule": {"type": "constant"},
+                                                                  "lr_max": 1}]})"), 1e-3);
+  });
+  EXPECT_NE(msg.find("'lr_max'"), std::string::npos) << msg;
+}

@@ -79,8 +79,8 @@ TEST(Swa, ScheduleFromTheStartEpoch) {
 
 TEST(Swa, BatchNormStatisticsAreTheBatchesAverage) {
   torch::manual_seed(3);
-  torch::nn::Sequential model(torch::nn::BatchNorm2d(2));  // nested: found through modules()
-  auto bn = model->ptr<torch::nn::BatchNorm2dImpl>(0);
+  torch::nn::BatchNorm2d bn(2);
+  torch::nn::Sequential model(bn);  // nested: found through modules()
   {
     torch::NoGradGuard no_grad;
     bn->running_mean.fill_(7.0);

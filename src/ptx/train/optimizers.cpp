@@ -268,6 +268,10 @@ void Optimizer::load_state(const OptimizerState& state) {
   lr_ = m.at("lr").get<double>();
 }
 
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config, const torch::nn::Module& model) {
+  return std::make_unique<Optimizer>(config, parameter_groups(model, config.encoder_lr_factor));
+}
+
 double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm, double norm_type) {
   if (!(max_norm > 0)) throw core::Error("clip_grad_norm: max_norm must be positive");
   return torch::nn::utils::clip_grad_norm_(params, max_norm, norm_type);

@@ -95,6 +95,9 @@ class Optimizer {
   double lr_;
 };
 
+// The usual construction: config's optimiser over parameter_groups(model, config.encoder_lr_factor).
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config, const torch::nn::Module& model);
+
 // Scales every gradient so their joint norm is at most max_norm; returns the norm before
 // clipping (parameters without a gradient are skipped). norm_type: 2, 1, or infinity.
 double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm, double norm_type = 2.0);

@@ -169,18 +169,17 @@ double OneCycleScheduler::lr(int64_t epoch, int64_t step, int64_t steps_per_epoc
   struct Phase {
     double end, start_lr, end_lr;
   };
-  std::vector<Phase> phases;
-  if (o_.three_phase)
-    phases = {{o_.pct_start * total - 1, initial, o_.max_lr},
-              {2 * o_.pct_start * total - 2, o_.max_lr, initial},
-              {total - 1, initial, min_lr}};
-  else
-    phases = {{o_.pct_start * total - 1, initial, o_.max_lr}, {total - 1, o_.max_lr, min_lr}};
+  const Phase three[] = {{o_.pct_start * total - 1, initial, o_.max_lr},
+                         {2 * o_.pct_start * total - 2, o_.max_lr, initial},
+                         {total - 1, initial, min_lr}};
+  const Phase two[] = {{o_.pct_start * total - 1, initial, o_.max_lr}, {total - 1, o_.max_lr, min_lr}};
+  const Phase* phases = o_.three_phase ? three : two;
+  const size_t count = o_.three_phase ? 3 : 2;
   // As OneCycleLR: the first phase whose end is not behind n (the last one otherwise).
   double start = 0;
-  for (size_t i = 0; i < phases.size(); ++i) {
+  for (size_t i = 0; i < count; ++i) {
     const auto& ph = phases[i];
-    if (n <= ph.end || i + 1 == phases.size()) {
+    if (n <= ph.end || i + 1 == count) {
       const double pct = (n - start) / (ph.end - start);
       return o_.anneal == "cos" ? ph.end_lr + (ph.start_lr - ph.end_lr) / 2.0 * (std::cos(kPi * pct) + 1.0)
                                 : (ph.end_lr - ph.start_lr) * pct + ph.start_lr;
@@ -205,10 +204,59 @@ double WarmupExpScheduler::lr(int64_t epoch, int64_t step, int64_t steps_per_epo
   return (o_.lr_max - o_.lr_min) * std::pow(o_.decay, e - o_.warmup_epochs - o_.sustain_epochs) + o_.lr_min;
 }
 
+// ---- sequence ----
+
+SequenceScheduler::SequenceScheduler(std::vector<Part> parts) : parts_(std::move(parts)) {
+  if (parts_.empty()) throw core::Error("schedule 'sequence': no parts");
+  for (const auto& p : parts_) {
+    if (p.epochs < 1) throw core::Error("schedule 'sequence': every part needs epochs >= 1");
+    if (!p.schedule) throw core::Error("schedule 'sequence': a part has no schedule");
+  }
+}
+
+std::pair<const SequenceScheduler::Part*, int64_t> SequenceScheduler::locate(int64_t epoch) const {
+  if (epoch < 0) throw core::Error("schedule: invalid epoch " + std::to_string(epoch));
+  int64_t start = 0;
+  for (size_t i = 0; i + 1 < parts_.size(); ++i) {
+    if (epoch < start + parts_[i].epochs) return {&parts_[i], epoch - start};
+    start += parts_[i].epochs;
+  }
+  return {&parts_.back(), epoch - start};
+}
+
+double SequenceScheduler::lr(int64_t epoch, int64_t step, int64_t steps_per_epoch) const {
+  const auto [part, local] = locate(epoch);
+  return part->schedule->lr(local, step, steps_per_epoch);
+}
+
+void SequenceScheduler::step(int64_t epoch, std::optional<double> metric) {
+  const auto [part, local] = locate(epoch);
+  part->schedule->step(local, metric);
+}
+
+bool SequenceScheduler::cycle_ends(int64_t epoch) const {
+  const auto [part, local] = locate(epoch);
+  const bool last = part == &parts_.back();
+  return part->schedule->cycle_ends(local) || (!last && local + 1 == part->epochs);
+}
+
+nlohmann::json SequenceScheduler::state() const {
+  nlohmann::json parts = nlohmann::json::array();
+  for (const auto& p : parts_) parts.push_back(p.schedule->state());
+  return {{"type", type()}, {"parts", parts}};
+}
+
+void SequenceScheduler::load_state(const nlohmann::json& state) {
+  Scheduler::load_state(state);
+  if (!state.contains("parts") || !state.at("parts").is_array() || state.at("parts").size() != parts_.size())
+    throw core::Error("schedule state 'sequence': expected " + std::to_string(parts_.size()) + " part states");
+  for (size_t i = 0; i < parts_.size(); ++i) parts_[i].schedule->load_state(state.at("parts")[i]);
+}
+
 // ---- configs ----
 
 std::vector<std::string> scheduler_types() {
-  return {"constant", "plateau", "cosine", "cosine_restarts", "one_cycle", "warmup_exp"};
+  return {"constant", "plateau", "cosine", "cosine_restarts", "one_cycle", "warmup_exp", "sequence"};
 }
 
 SchedulerPtr make_scheduler(const nlohmann::json& config, double base_lr) {
@@ -273,6 +321,21 @@ SchedulerPtr make_scheduler(const nlohmann::json& config, double base_lr) {
     p.decay = o.number("decay", p.decay);
     p.per_step = o.boolean("per_step", p.per_step);
     return std::make_unique<WarmupExpScheduler>(p);
+  }
+  if (type == "sequence") {
+    JsonOptions o(config, context, {"type", "parts"});
+    const auto& parts = o.at("parts");
+    if (!parts.is_array() || parts.empty())
+      throw core::Error(context + ": 'parts' must be a non-empty list of {\"epochs\", \"lr\", \"schedule\"}");
+    std::vector<SequenceScheduler::Part> built;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const JsonOptions p(parts[i], context + " part " + std::to_string(i), {"epochs", "lr", "schedule"});
+      if (!p.has("epochs")) throw core::Error(p.context() + ": the key 'epochs' is required");
+      if (p.has("schedule") && p.at("schedule").is_object() && p.at("schedule").value("type", "") == "sequence")
+        throw core::Error(p.context() + ": a sequence cannot contain a sequence");
+      built.push_back({p.integer("epochs", 0), make_scheduler(p.at("schedule"), p.number("lr", base_lr))});
+    }
+    return std::make_unique<SequenceScheduler>(std::move(built));
   }
   throw core::Error("schedule: unknown type '" + type + "': valid types are " + join_names(scheduler_types()));
 }

@@ -28,6 +28,11 @@
 //                            (the Keras seed's schedule: linear from lr_start to lr_max over the
 //                            warm-up, lr_max for the sustain, then
 //                            (lr_max - lr_min) decay^(e - warmup - sustain) + lr_min)
+//   sequence                 parts: [{"epochs": 20, "lr": 1e-4, "schedule": {"type": "plateau"}},
+//                            {"epochs": 8, "lr": 1e-5, "schedule": {"type": "cosine", "t_max": 8}}]
+//                            (one schedule after another, each counting epochs from its own start
+//                            and starting from its own lr, default the optimiser's; the last part
+//                            runs on past its epochs; a part's end is also a cycle end)
 // per_step true evaluates the curve at fractional epochs e + s / S (a smooth per-step schedule);
 // otherwise the lr changes at epoch boundaries, as PyTorch's schedulers stepped once an epoch.
 #pragma once
@@ -163,6 +168,26 @@ class WarmupExpScheduler : public Scheduler {
 
  private:
   WarmupExpOptions o_;
+};
+
+class SequenceScheduler : public Scheduler {
+ public:
+  struct Part {
+    int64_t epochs;
+    SchedulerPtr schedule;
+  };
+  explicit SequenceScheduler(std::vector<Part> parts);  // at least one; epochs >= 1
+  std::string type() const override { return "sequence"; }
+  double lr(int64_t epoch, int64_t step = 0, int64_t steps_per_epoch = 1) const override;
+  void step(int64_t epoch, std::optional<double> metric) override;
+  bool cycle_ends(int64_t epoch) const override;
+  nlohmann::json state() const override;
+  void load_state(const nlohmann::json& state) override;
+
+ private:
+  // The part epoch `epoch` falls in, and the epoch counted from that part's start.
+  std::pair<const Part*, int64_t> locate(int64_t epoch) const;
+  std::vector<Part> parts_;
 };
 
 // Builds a schedule from its config (above); base_lr is the optimiser's configured lr (the
