@@ -9,6 +9,7 @@
 
 #include "ptx/core/error.h"
 #include "ptx/models/registry.h"
+#include "ptx/models/weights.h"
 #include "ptx/train/optimizers.h"
 #include "ptx/train/radam.h"
 #include "python_reference.h"
@@ -201,7 +202,11 @@ TEST(Optimizers, RestoredStateContinuesIdentically) {
     Training first(config, fresh(p0()), fresh(p0() * 2));
     first.steps(3);
     auto state = first.opt->state();
-    state.meta = json::parse(state.meta.dump());  // as it would come back from a checkpoint file
+    // Through files, as a checkpoint would carry it: the tensors as a torch.save dict, the JSON as text.
+    test::TempDir dir;
+    models::write_tensor_dict(dir / "optimizer.pt", state.tensors);
+    state.tensors = models::read_tensor_dict(dir / "optimizer.pt");
+    state.meta = json::parse(state.meta.dump());
     EXPECT_EQ(state.meta.at("steps").count("frozen"), 0u);
 
     // A fresh optimiser over the checkpointed weights, given the saved state.

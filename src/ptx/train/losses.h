@@ -7,7 +7,8 @@
 //   dice          soft Dice 1 - (2 sum(p y) + smooth) / (sum(p) + sum(y) + smooth), p = sigmoid;
 //                 per_image: one Dice per image (its channels and pixels), averaged over the
 //                 batch; else one Dice over the whole batch. (Dice, not Jaccard: the denominator
-//                 is |X| + |Y|, not |X u Y|.)
+//                 is |X| + |Y|, not |X u Y|.) smooth > 0 makes an empty image predicted empty
+//                 score 1; with smooth 0 it is 0/0.
 //   focal         mean of -alpha_t (1 - p_t)^gamma log(p_t), p_t the probability of the true
 //                 class; without alpha, alpha_t = 1; with it alpha for positives, 1 - alpha else
 //   lovasz        Lovasz hinge (Berman et al. 2018): hinge errors 1 - x (2y - 1) sorted in

@@ -9,8 +9,10 @@
 //   optional: clip_grad_norm(optimizer.parameters(), max_norm)   (after the last backward)
 //   optimizer.step(); optimizer.zero_grad();
 //   schedules count optimiser steps, not micro-batches; batch norm still sees micro-batches.
-// The optimiser is built once per run (never per epoch: its moments would reset); a resumed run
-// builds it from the same config and model, then load_state(saved state).
+// The optimiser is built once per run (never per epoch: its moments would reset), after the model
+// is on its device; a resumed run builds it from the same config and model, then
+// load_state(saved state). OptimizerState::tensors is a models::NamedTensors: write_tensor_dict
+// and read_tensor_dict (models/weights.h) carry it through a file.
 #pragma once
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
