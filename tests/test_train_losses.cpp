@@ -104,6 +104,20 @@ TEST(Losses, LovaszHingeMatchesHandComputedValue) {
   expect_gradients(LovaszHingeLoss());
 }
 
+TEST(Losses, LovaszHingeOfABinaryPredictionIsTwiceTheJaccardLoss) {
+  // Logits +-1 (a predicted mask M) give hinge errors 2 on the mistakes and 0 elsewhere; the
+  // Lovasz extension equals the set function at such vertices, so the loss is
+  // 2 (1 - |Y n M| / |Y u M|): an independent check of the sort and the gradient.
+  torch::manual_seed(5);
+  for (int trial = 0; trial < 5; ++trial) {
+    const auto y = (torch::rand({1, 1, 6, 6}) > 0.5).to(torch::kFloat32);
+    const auto m = (torch::rand({1, 1, 6, 6}) > 0.5).to(torch::kFloat32);
+    ASSERT_GT(y.sum().item<double>(), 0);
+    const double iou = (y * m).sum().item<double>() / ((y + m) > 0).sum().item<double>();
+    EXPECT_NEAR(LovaszHingeLoss()(2 * m - 1, y).item<double>(), 2 * (1 - iou), 1e-5) << trial;
+  }
+}
+
 TEST(Losses, LovaszGradientOfSortedLabels) {
   // Labels 1, 0, 1 (2 positives): J_i = 1 - (2 - cumsum) / (2 + cumsum(1 - y)):
   //   1 - 1/2, 1 - 1/3, 1 - 0/3 -> [1/2, 2/3, 1]; differences [1/2, 1/6, 1/3].
