@@ -57,10 +57,11 @@ for e in range(7):
 res["restarts_per_step"] = out
 for name, kw in [("one_cycle_cos", {}), ("one_cycle_linear", {"anneal_strategy": "linear"}),
                  ("one_cycle_three", {"three_phase": True, "pct_start": 0.25})]:
-    o = opt(0.1); s = S.OneCycleLR(o, max_lr=0.01, epochs=3, steps_per_epoch=5, **kw); out = []
+    o = opt(0.1); s = S.OneCycleLR(o, max_lr=0.01, epochs=3, steps_per_epoch=5, **kw); out = []; mom = []
     for _ in range(15):
-        out.append(lr(o)); o.step(); s.step()
+        out.append(lr(o)); mom.append(o.param_groups[0]["momentum"]); o.step(); s.step()
     res[name] = out
+    res[name + "_momentum"] = mom
 json.dump(res, open(OUT + "/schedules.json", "w"))
 )PY";
 
@@ -144,11 +145,25 @@ TEST_F(ScheduleParity, OneCycle) {
     json config{{"type", "one_cycle"}, {"max_lr", 0.01}, {"epochs", 3}};
     config.update(extra);
     const auto s = make_scheduler(config, 0.1);
-    std::vector<double> got;
+    std::vector<double> got, momenta;
     for (int e = 0; e < 3; ++e)
-      for (int step = 0; step < 5; ++step) got.push_back(s->lr(e, step, 5));
+      for (int step = 0; step < 5; ++step) {
+        got.push_back(s->lr(e, step, 5));
+        momenta.push_back(s->momentum(e, step, 5).value());
+      }
     expect_same(got, expected(name), name);
+    expect_same(momenta, expected(name + "_momentum"), name + "_momentum");
   }
+  // apply() cycles the Adam family's beta1; cycle_momentum false leaves it.
+  auto p = torch::zeros({1}).requires_grad_(true);
+  OptimizerConfig config;
+  Optimizer adam(config, {ParamGroup{"all", 1.0, {"p"}, {p}}});
+  const auto s = make_scheduler(json{{"type", "one_cycle"}, {"max_lr", 0.01}, {"epochs", 3}}, 0.1);
+  s->apply(adam, 1, 2, 5);
+  EXPECT_DOUBLE_EQ(adam.group_momenta()[0], *s->momentum(1, 2, 5));
+  EXPECT_NEAR(adam.group_momenta()[0], expected("one_cycle_cos_momentum")[7], 1e-12);
+  const auto fixed = make_scheduler(json{{"type", "one_cycle"}, {"epochs", 3}, {"cycle_momentum", false}}, 0.1);
+  EXPECT_FALSE(fixed->momentum(0).has_value());
 }
 
 TEST(Schedules, CycleEndsMarkSnapshots) {

@@ -169,6 +169,38 @@ std::vector<double> Optimizer::group_lrs() const {
   return out;
 }
 
+namespace {
+
+// Reads (value < 0) or sets a group's momentum; returns it.
+double group_momentum(torch::optim::OptimizerOptions& o, double value) {
+  const auto beta1 = [&](auto& options) {
+    auto betas = options.betas();
+    if (value >= 0) options.betas(std::make_tuple(value, std::get<1>(betas)));
+    return std::get<0>(options.betas());
+  };
+  if (auto* sgd = dynamic_cast<torch::optim::SGDOptions*>(&o)) {
+    if (value >= 0) sgd->momentum(value);
+    return sgd->momentum();
+  }
+  if (auto* adam = dynamic_cast<torch::optim::AdamOptions*>(&o)) return beta1(*adam);
+  if (auto* adamw = dynamic_cast<torch::optim::AdamWOptions*>(&o)) return beta1(*adamw);
+  if (auto* radam = dynamic_cast<RAdamOptions*>(&o)) return beta1(*radam);
+  throw core::Error("optimizer: options of an unsupported type");
+}
+
+}  // namespace
+
+void Optimizer::set_momentum(double momentum) {
+  if (!(momentum >= 0 && momentum < 1)) throw core::Error("optimizer: momentum must be in [0, 1), got " + std::to_string(momentum));
+  for (auto& g : optimizer_->param_groups()) group_momentum(g.options(), momentum);
+}
+
+std::vector<double> Optimizer::group_momenta() const {
+  std::vector<double> out;
+  for (auto& g : optimizer_->param_groups()) out.push_back(group_momentum(g.options(), -1.0));
+  return out;
+}
+
 std::vector<torch::Tensor> Optimizer::parameters() const {
   std::vector<torch::Tensor> out;
   for (const auto& g : groups_) out.insert(out.end(), g.params.begin(), g.params.end());

@@ -78,6 +78,9 @@ class Optimizer {
   void set_lr(double lr);
   double lr() const { return lr_; }  // the factor-1 rate last set (initially config().lr)
   std::vector<double> group_lrs() const;
+  // Every group's momentum: SGD's momentum, the Adam family's beta1 (for cycling schedules).
+  void set_momentum(double momentum);
+  std::vector<double> group_momenta() const;
 
   std::vector<torch::Tensor> parameters() const;  // every group's, in order
   const std::vector<ParamGroup>& groups() const { return groups_; }

@@ -33,6 +33,7 @@ double cosine_between(double high, double low, double t, double period) {
 
 void Scheduler::step(int64_t, std::optional<double>) {}
 bool Scheduler::cycle_ends(int64_t) const { return false; }
+std::optional<double> Scheduler::momentum(int64_t, int64_t, int64_t) const { return std::nullopt; }
 nlohmann::json Scheduler::state() const { return {{"type", type()}}; }
 
 void Scheduler::load_state(const nlohmann::json& state) {
@@ -43,6 +44,7 @@ void Scheduler::load_state(const nlohmann::json& state) {
 
 void Scheduler::apply(Optimizer& optimizer, int64_t epoch, int64_t step, int64_t steps_per_epoch) const {
   optimizer.set_lr(lr(epoch, step, steps_per_epoch));
+  if (const auto m = momentum(epoch, step, steps_per_epoch)) optimizer.set_momentum(*m);
 }
 
 // ---- plateau ----
@@ -159,6 +161,15 @@ OneCycleScheduler::OneCycleScheduler(OneCycleOptions options) : o_(std::move(opt
 }
 
 double OneCycleScheduler::lr(int64_t epoch, int64_t step, int64_t steps_per_epoch) const {
+  return at(epoch, step, steps_per_epoch).first;
+}
+
+std::optional<double> OneCycleScheduler::momentum(int64_t epoch, int64_t step, int64_t steps_per_epoch) const {
+  if (!o_.cycle_momentum) return std::nullopt;
+  return at(epoch, step, steps_per_epoch).second;
+}
+
+std::pair<double, double> OneCycleScheduler::at(int64_t epoch, int64_t step, int64_t steps_per_epoch) const {
   time_of(true, epoch, step, steps_per_epoch);  // validates the point
   const double total = static_cast<double>(o_.epochs * steps_per_epoch);
   const double n = static_cast<double>(epoch * steps_per_epoch + step);
@@ -167,12 +178,13 @@ double OneCycleScheduler::lr(int64_t epoch, int64_t step, int64_t steps_per_epoc
                       " is past the cycle's " + std::to_string(o_.epochs * steps_per_epoch) + " steps");
   const double initial = o_.max_lr / o_.div_factor, min_lr = initial / o_.final_div_factor;
   struct Phase {
-    double end, start_lr, end_lr;
+    double end, start_lr, end_lr, start_momentum, end_momentum;
   };
-  const Phase three[] = {{o_.pct_start * total - 1, initial, o_.max_lr},
-                         {2 * o_.pct_start * total - 2, o_.max_lr, initial},
-                         {total - 1, initial, min_lr}};
-  const Phase two[] = {{o_.pct_start * total - 1, initial, o_.max_lr}, {total - 1, o_.max_lr, min_lr}};
+  const double lo = o_.base_momentum, hi = o_.max_momentum;
+  const Phase three[] = {{o_.pct_start * total - 1, initial, o_.max_lr, hi, lo},
+                         {2 * o_.pct_start * total - 2, o_.max_lr, initial, lo, hi},
+                         {total - 1, initial, min_lr, hi, hi}};
+  const Phase two[] = {{o_.pct_start * total - 1, initial, o_.max_lr, hi, lo}, {total - 1, o_.max_lr, min_lr, lo, hi}};
   const Phase* phases = o_.three_phase ? three : two;
   const size_t count = o_.three_phase ? 3 : 2;
   // As OneCycleLR: the first phase whose end is not behind n (the last one otherwise).
@@ -181,12 +193,14 @@ double OneCycleScheduler::lr(int64_t epoch, int64_t step, int64_t steps_per_epoc
     const auto& ph = phases[i];
     if (n <= ph.end || i + 1 == count) {
       const double pct = (n - start) / (ph.end - start);
-      return o_.anneal == "cos" ? ph.end_lr + (ph.start_lr - ph.end_lr) / 2.0 * (std::cos(kPi * pct) + 1.0)
-                                : (ph.end_lr - ph.start_lr) * pct + ph.start_lr;
+      const auto anneal = [&](double from, double to) {
+        return o_.anneal == "cos" ? to + (from - to) / 2.0 * (std::cos(kPi * pct) + 1.0) : (to - from) * pct + from;
+      };
+      return {anneal(ph.start_lr, ph.end_lr), anneal(ph.start_momentum, ph.end_momentum)};
     }
     start = ph.end;
   }
-  return min_lr;  // unreachable
+  return {min_lr, hi};  // unreachable
 }
 
 // ---- warm-up, sustain, exponential decay ----
@@ -227,6 +241,11 @@ std::pair<const SequenceScheduler::Part*, int64_t> SequenceScheduler::locate(int
 double SequenceScheduler::lr(int64_t epoch, int64_t step, int64_t steps_per_epoch) const {
   const auto [part, local] = locate(epoch);
   return part->schedule->lr(local, step, steps_per_epoch);
+}
+
+std::optional<double> SequenceScheduler::momentum(int64_t epoch, int64_t step, int64_t steps_per_epoch) const {
+  const auto [part, local] = locate(epoch);
+  return part->schedule->momentum(local, step, steps_per_epoch);
 }
 
 void SequenceScheduler::step(int64_t epoch, std::optional<double> metric) {
@@ -297,7 +316,8 @@ SchedulerPtr make_scheduler(const nlohmann::json& config, double base_lr) {
   }
   if (type == "one_cycle") {
     JsonOptions o(config, context,
-                  {"type", "epochs", "max_lr", "pct_start", "anneal", "div_factor", "final_div_factor", "three_phase"});
+                  {"type", "epochs", "max_lr", "pct_start", "anneal", "div_factor", "final_div_factor", "three_phase",
+                   "cycle_momentum", "base_momentum", "max_momentum"});
     if (!o.has("epochs")) throw core::Error(context + ": the key 'epochs' is required");
     OneCycleOptions p;
     p.epochs = o.integer("epochs", 0);
@@ -307,6 +327,9 @@ SchedulerPtr make_scheduler(const nlohmann::json& config, double base_lr) {
     p.div_factor = o.number("div_factor", p.div_factor);
     p.final_div_factor = o.number("final_div_factor", p.final_div_factor);
     p.three_phase = o.boolean("three_phase", p.three_phase);
+    p.cycle_momentum = o.boolean("cycle_momentum", p.cycle_momentum);
+    p.base_momentum = o.number("base_momentum", p.base_momentum);
+    p.max_momentum = o.number("max_momentum", p.max_momentum);
     return std::make_unique<OneCycleScheduler>(p);
   }
   if (type == "warmup_exp") {

@@ -21,8 +21,9 @@
 //                            (CosineAnnealingWarmRestarts: cycles of t_0, t_0 t_mult, ... epochs)
 //   one_cycle                epochs (required), max_lr (default: the optimiser's lr), pct_start 0.3,
 //                            anneal ("cos"|"linear"), div_factor 25, final_div_factor 1e4,
-//                            three_phase false (OneCycleLR over epochs x steps_per_epoch steps;
-//                            momentum is not cycled)
+//                            three_phase false, cycle_momentum true, base_momentum 0.85,
+//                            max_momentum 0.95 (OneCycleLR over epochs x steps_per_epoch steps;
+//                            the momentum, SGD's or the Adam family's beta1, moves against the lr)
 //   warmup_exp               lr_start 1e-5, lr_max (default: the optimiser's lr), lr_min 1e-6,
 //                            warmup_epochs 5, sustain_epochs 0, decay 0.8, per_step false
 //                            (the Keras seed's schedule: linear from lr_start to lr_max over the
@@ -62,7 +63,9 @@ class Scheduler {
   // Everything step() changed, and the type, as JSON; load_state checks the type.
   virtual nlohmann::json state() const;
   virtual void load_state(const nlohmann::json& state);
-  // optimizer.set_lr(lr(epoch, step, steps_per_epoch)).
+  // The momentum for that point, for schedules that cycle it (one_cycle); nullopt otherwise.
+  virtual std::optional<double> momentum(int64_t epoch, int64_t step = 0, int64_t steps_per_epoch = 1) const;
+  // optimizer.set_lr(lr(epoch, step, steps_per_epoch)), and set_momentum(momentum(...)) if any.
   void apply(Optimizer& optimizer, int64_t epoch, int64_t step = 0, int64_t steps_per_epoch = 1) const;
 };
 using SchedulerPtr = std::unique_ptr<Scheduler>;
@@ -142,6 +145,8 @@ struct OneCycleOptions {
   std::string anneal = "cos";  // cos or linear
   double div_factor = 25.0, final_div_factor = 1e4;
   bool three_phase = false;
+  bool cycle_momentum = true;
+  double base_momentum = 0.85, max_momentum = 0.95;
 };
 class OneCycleScheduler : public Scheduler {
  public:
@@ -149,8 +154,11 @@ class OneCycleScheduler : public Scheduler {
   std::string type() const override { return "one_cycle"; }
   // Step epoch * steps_per_epoch + step of epochs * steps_per_epoch; past the end: an Error.
   double lr(int64_t epoch, int64_t step = 0, int64_t steps_per_epoch = 1) const override;
+  std::optional<double> momentum(int64_t epoch, int64_t step = 0, int64_t steps_per_epoch = 1) const override;
 
  private:
+  // {lr, momentum} at the point.
+  std::pair<double, double> at(int64_t epoch, int64_t step, int64_t steps_per_epoch) const;
   OneCycleOptions o_;
 };
 
@@ -179,6 +187,7 @@ class SequenceScheduler : public Scheduler {
   explicit SequenceScheduler(std::vector<Part> parts);  // at least one; epochs >= 1
   std::string type() const override { return "sequence"; }
   double lr(int64_t epoch, int64_t step = 0, int64_t steps_per_epoch = 1) const override;
+  std::optional<double> momentum(int64_t epoch, int64_t step = 0, int64_t steps_per_epoch = 1) const override;
   void step(int64_t epoch, std::optional<double> metric) override;
   bool cycle_ends(int64_t epoch) const override;
   nlohmann::json state() const override;
