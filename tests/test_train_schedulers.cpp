@@ -62,6 +62,10 @@ for name, kw in [("one_cycle_cos", {}), ("one_cycle_linear", {"anneal_strategy":
         out.append(lr(o)); mom.append(o.param_groups[0]["momentum"]); o.step(); s.step()
     res[name] = out
     res[name + "_momentum"] = mom
+from torch.optim.swa_utils import SWALR
+epochs("swa_cos", 0.1, lambda o: SWALR(o, swa_lr=0.01, anneal_epochs=4), 8)
+epochs("swa_linear", 0.1, lambda o: SWALR(o, swa_lr=0.01, anneal_epochs=3, anneal_strategy="linear"), 6)
+epochs("swa_none", 0.1, lambda o: SWALR(o, swa_lr=0.01, anneal_epochs=0), 3)
 json.dump(res, open(OUT + "/schedules.json", "w"))
 )PY";
 
@@ -166,6 +170,16 @@ TEST_F(ScheduleParity, OneCycle) {
   EXPECT_FALSE(fixed->momentum(0).has_value());
 }
 
+TEST_F(ScheduleParity, SwaLearningRate) {
+  const auto cos = make_scheduler(json{{"type", "swa"}, {"swa_lr", 0.01}, {"anneal_epochs", 4}}, 0.1);
+  expect_same(by_epoch(*cos, 8), expected("swa_cos"), "swa_cos");
+  const auto linear =
+      make_scheduler(json{{"type", "swa"}, {"swa_lr", 0.01}, {"anneal_epochs", 3}, {"anneal", "linear"}}, 0.1);
+  expect_same(by_epoch(*linear, 6), expected("swa_linear"), "swa_linear");
+  const auto none = make_scheduler(json{{"type", "swa"}, {"swa_lr", 0.01}, {"anneal_epochs", 0}}, 0.1);
+  expect_same(by_epoch(*none, 3), expected("swa_none"), "swa_none");
+}
+
 TEST(Schedules, CycleEndsMarkSnapshots) {
   // t_0 2, t_mult 2: cycles are epochs 0-1, 2-5, 6-13.
   const CosineRestartsScheduler s(0.1, 2, 2);
@@ -236,7 +250,7 @@ TEST(Schedules, ApplySetsEveryGroupKeepingRatios) {
 TEST(Schedules, ConfigErrors) {
   auto msg = test::error_of([] { make_scheduler(json{{"type", "cosin"}}, 0.1); });
   EXPECT_NE(msg.find("'cosin'"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("constant, plateau, cosine, cosine_restarts, one_cycle, warmup_exp"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("constant, plateau, cosine, cosine_restarts, one_cycle, warmup_exp, swa, sequence"), std::string::npos) << msg;
   msg = test::error_of([] { make_scheduler(json{{"type", "cosine"}, {"T_max", 4}}, 0.1); });
   EXPECT_NE(msg.find("'T_max'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("t_max"), std::string::npos) << msg;

@@ -218,6 +218,23 @@ double WarmupExpScheduler::lr(int64_t epoch, int64_t step, int64_t steps_per_epo
   return (o_.lr_max - o_.lr_min) * std::pow(o_.decay, e - o_.warmup_epochs - o_.sustain_epochs) + o_.lr_min;
 }
 
+// ---- SWA ----
+
+SwaLrScheduler::SwaLrScheduler(double lr, double swa_lr, int64_t anneal_epochs, std::string anneal)
+    : base_(lr), swa_lr_(swa_lr), anneal_epochs_(anneal_epochs), anneal_(std::move(anneal)) {
+  if (anneal_epochs_ < 0) throw core::Error("schedule 'swa': anneal_epochs must be >= 0");
+  if (anneal_ != "cos" && anneal_ != "linear") throw core::Error("schedule 'swa': anneal must be cos or linear");
+  if (!(swa_lr_ >= 0)) throw core::Error("schedule 'swa': swa_lr must be >= 0");
+}
+
+double SwaLrScheduler::lr(int64_t epoch, int64_t step, int64_t steps_per_epoch) const {
+  time_of(false, epoch, step, steps_per_epoch);  // validates the point
+  // SWALR's closed form: t = epoch / anneal_epochs (1 when there is no annealing).
+  const double t = anneal_epochs_ == 0 ? 1.0 : std::min(1.0, static_cast<double>(epoch) / anneal_epochs_);
+  const double alpha = anneal_ == "cos" ? (1.0 - std::cos(kPi * t)) / 2.0 : t;
+  return swa_lr_ * alpha + base_ * (1.0 - alpha);
+}
+
 // ---- sequence ----
 
 SequenceScheduler::SequenceScheduler(std::vector<Part> parts) : parts_(std::move(parts)) {
@@ -275,7 +292,7 @@ void SequenceScheduler::load_state(const nlohmann::json& state) {
 // ---- configs ----
 
 std::vector<std::string> scheduler_types() {
-  return {"constant", "plateau", "cosine", "cosine_restarts", "one_cycle", "warmup_exp", "sequence"};
+  return {"constant", "plateau", "cosine", "cosine_restarts", "one_cycle", "warmup_exp", "swa", "sequence"};
 }
 
 SchedulerPtr make_scheduler(const nlohmann::json& config, double base_lr) {
@@ -344,6 +361,12 @@ SchedulerPtr make_scheduler(const nlohmann::json& config, double base_lr) {
     p.decay = o.number("decay", p.decay);
     p.per_step = o.boolean("per_step", p.per_step);
     return std::make_unique<WarmupExpScheduler>(p);
+  }
+  if (type == "swa") {
+    JsonOptions o(config, context, {"type", "swa_lr", "anneal_epochs", "anneal"});
+    if (!o.has("swa_lr")) throw core::Error(context + ": the key 'swa_lr' is required");
+    return std::make_unique<SwaLrScheduler>(base_lr, o.number("swa_lr", 0.0), o.integer("anneal_epochs", 10),
+                                            o.choice("anneal", "cos", {"cos", "linear"}));
   }
   if (type == "sequence") {
     JsonOptions o(config, context, {"type", "parts"});

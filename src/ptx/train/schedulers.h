@@ -29,6 +29,10 @@
 //                            (the Keras seed's schedule: linear from lr_start to lr_max over the
 //                            warm-up, lr_max for the sustain, then
 //                            (lr_max - lr_min) decay^(e - warmup - sustain) + lr_min)
+//   swa                      swa_lr (required), anneal_epochs 10, anneal ("cos"|"linear")
+//                            (swa_utils.SWALR: from the lr to swa_lr over anneal_epochs, then
+//                            constant; swa_lr is the base group's, the others keep their ratios;
+//                            in a sequence after the main schedule, from the SWA start epoch)
 //   sequence                 parts: [{"epochs": 20, "lr": 1e-4, "schedule": {"type": "plateau"}},
 //                            {"epochs": 8, "lr": 1e-5, "schedule": {"type": "cosine", "t_max": 8}}]
 //                            (one schedule after another, each counting epochs from its own start
@@ -176,6 +180,18 @@ class WarmupExpScheduler : public Scheduler {
 
  private:
   WarmupExpOptions o_;
+};
+
+class SwaLrScheduler : public Scheduler {
+ public:
+  SwaLrScheduler(double lr, double swa_lr, int64_t anneal_epochs = 10, std::string anneal = "cos");
+  std::string type() const override { return "swa"; }
+  double lr(int64_t epoch, int64_t step = 0, int64_t steps_per_epoch = 1) const override;
+
+ private:
+  double base_, swa_lr_;
+  int64_t anneal_epochs_;
+  std::string anneal_;
 };
 
 class SequenceScheduler : public Scheduler {
