@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "ptx/core/error.h"
+#include "ptx/models/registry.h"
 #include "ptx/train/swa.h"
 #include "test_support.h"
 
@@ -112,4 +113,28 @@ TEST(Swa, BatchNormStatisticsAreTheBatchesAverage) {
   update_batch_norm(*model, {batches[1]}, [&](const torch::Tensor& x) { model->forward(x); });
   EXPECT_TRUE(torch::allclose(bn->running_mean, batches[1].mean({0, 2, 3}), 1e-5, 1e-6));
   EXPECT_TRUE(torch::allclose(bn->running_var, batches[1].var({0, 2, 3}, true), 1e-5, 1e-6));
+}
+
+TEST(Swa, BatchNormRecomputeReachesEveryBatchNormOfAUNet) {
+  models::ModelSpec spec;
+  spec.encoder = "resnet18";
+  const auto model = models::build_model(spec);
+  int64_t count = 0;
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& b : model->named_buffers())
+      if (b.key().find("running_mean") != std::string::npos) {
+        b.value().fill_(7.0);
+        ++count;
+      }
+  }
+  ASSERT_GT(count, 20);
+  model->eval();
+  update_batch_norm(*model, {torch::randn({2, 3, 32, 32})}, [&](const torch::Tensor& x) { model->forward(x); });
+  for (const auto& b : model->named_buffers()) {
+    if (b.key().find("running_mean") != std::string::npos) {
+      EXPECT_LT(b.value().abs().max().item<double>(), 7.0) << b.key();
+    }
+  }
+  EXPECT_FALSE(model->is_training());
 }

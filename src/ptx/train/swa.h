@@ -7,6 +7,8 @@
 //   SwaAverage swa(*model);  SwaSchedule when{start_epoch, every};
 //   after epoch e: if (when.due(e)) swa.update(*model);
 //   at the end:    swa.copy_to(*model); update_batch_norm(*model, batches); evaluate or save.
+// To keep training the model meanwhile, copy into a second model built from the same spec
+// (models::build_model) instead, and recompute that one's batch norms.
 // For resumable training the average travels in checkpoints as state() / load_state().
 #pragma once
 #include <torch/torch.h>
