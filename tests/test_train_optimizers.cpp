@@ -228,6 +228,20 @@ TEST(Optimizers, RestoredStateContinuesIdentically) {
   }
 }
 
+TEST(Optimizers, ZeroGradDropsGradientsSoFrozenParametersStay) {
+  auto p = torch::ones({2}).requires_grad_(true);
+  auto opt = single(json{{"type", "adam"}, {"lr", 0.1}}, p);
+  p.sum().backward();
+  opt.step();
+  opt.zero_grad();
+  EXPECT_FALSE(p.grad().defined());
+  // Frozen now: Adam's accumulated moments must not move it any more.
+  p.requires_grad_(false);
+  const auto before = p.clone();
+  opt.step();
+  EXPECT_TRUE(torch::equal(p, before));
+}
+
 TEST(Optimizers, StateNamesTheMomentsAndStepCounts) {
   Training run(json{{"type", "adam"}, {"lr", 0.1}}, fresh(p0()), fresh(p0()));
   run.steps(2);

@@ -154,7 +154,11 @@ Optimizer::Optimizer(const OptimizerConfig& config, std::vector<ParamGroup> grou
 }
 
 void Optimizer::step() { optimizer_->step(); }
-void Optimizer::zero_grad() { optimizer_->zero_grad(); }
+void Optimizer::zero_grad() {
+  for (auto& g : groups_)
+    for (auto& p : g.params)
+      if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+}
 
 void Optimizer::set_lr(double lr) {
   if (!(lr >= 0)) throw core::Error("optimizer: learning rate must be >= 0, got " + std::to_string(lr));

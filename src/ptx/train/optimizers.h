@@ -72,6 +72,8 @@ class Optimizer {
   Optimizer& operator=(const Optimizer&) = delete;
 
   void step();
+  // Drops the gradients (set_to_none, PyTorch 2's default): a parameter frozen after training
+  // then has no gradient and is not moved by the moments it accumulated.
   void zero_grad();
 
   // The schedule's learning rate: each group gets lr x its lr_factor.
