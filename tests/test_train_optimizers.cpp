@@ -129,8 +129,8 @@ TEST(Optimizers, ParameterGroupsGiveTheEncoderItsOwnRate) {
   for (const auto& n : groups[1].names) EXPECT_NE(n.rfind("encoder.", 0), 0u) << n;
 
   // make_optimizer: the same groups, the encoder at a tenth of the rate.
-  const auto opt = make_optimizer(json{{"type", "adamw"}, {"lr", 1e-3}, {"encoder_lr_factor", 0.1}}.get<OptimizerConfig>(),
-                                  *model);
+  const auto config = json{{"type", "adamw"}, {"lr", 1e-3}, {"encoder_lr_factor", 0.1}}.get<OptimizerConfig>();
+  const auto opt = make_optimizer(config, *model);
   ASSERT_EQ(opt->groups().size(), 2u);
   EXPECT_NEAR(opt->group_lrs()[0], 1e-4, 1e-18);
   EXPECT_NEAR(opt->group_lrs()[1], 1e-3, 1e-18);

@@ -134,7 +134,8 @@ TEST_F(ScheduleParity, CosineWarmRestarts) {
   expect_same(by_epoch(*a, 16), expected("restarts_2_2"), "restarts_2_2");
   expect_same(by_epoch(*make_scheduler(json{{"type", "cosine_restarts"}, {"t_0", 3}}, 0.1), 10),
               expected("restarts_3_1"), "restarts_3_1");
-  const auto per_step = make_scheduler(json{{"type", "cosine_restarts"}, {"t_0", 2}, {"t_mult", 2}, {"per_step", true}}, 0.1);
+  const auto per_step =
+      make_scheduler(json{{"type", "cosine_restarts"}, {"t_0", 2}, {"t_mult", 2}, {"per_step", true}}, 0.1);
   std::vector<double> got;
   for (int e = 0; e < 7; ++e)
     for (int s = 0; s < 4; ++s) got.push_back(per_step->lr(e, s, 4));
@@ -250,7 +251,9 @@ TEST(Schedules, ApplySetsEveryGroupKeepingRatios) {
 TEST(Schedules, ConfigErrors) {
   auto msg = test::error_of([] { make_scheduler(json{{"type", "cosin"}}, 0.1); });
   EXPECT_NE(msg.find("'cosin'"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("constant, plateau, cosine, cosine_restarts, one_cycle, warmup_exp, swa, sequence"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("constant, plateau, cosine, cosine_restarts, one_cycle, warmup_exp, swa, sequence"),
+            std::string::npos)
+      << msg;
   msg = test::error_of([] { make_scheduler(json{{"type", "cosine"}, {"T_max", 4}}, 0.1); });
   EXPECT_NE(msg.find("'T_max'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("t_max"), std::string::npos) << msg;

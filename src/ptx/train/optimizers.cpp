@@ -195,7 +195,8 @@ double group_momentum(torch::optim::OptimizerOptions& o, double value) {
 }  // namespace
 
 void Optimizer::set_momentum(double momentum) {
-  if (!(momentum >= 0 && momentum < 1)) throw core::Error("optimizer: momentum must be in [0, 1), got " + std::to_string(momentum));
+  if (!(momentum >= 0 && momentum < 1))
+    throw core::Error("optimizer: momentum must be in [0, 1), got " + std::to_string(momentum));
   for (auto& g : optimizer_->param_groups()) group_momentum(g.options(), momentum);
 }
 

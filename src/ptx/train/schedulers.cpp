@@ -37,9 +37,11 @@ std::optional<double> Scheduler::momentum(int64_t, int64_t, int64_t) const { ret
 nlohmann::json Scheduler::state() const { return {{"type", type()}}; }
 
 void Scheduler::load_state(const nlohmann::json& state) {
-  if (!state.is_object() || !state.contains("type") || state.at("type") != type())
-    throw core::Error("schedule state: saved for " + (state.is_object() && state.contains("type") ? state.at("type").dump() : std::string("no type")) +
-                      ", restored into '" + type() + "'");
+  if (!state.is_object() || !state.contains("type") || state.at("type") != type()) {
+    const std::string saved =
+        state.is_object() && state.contains("type") ? state.at("type").dump() : std::string("no type");
+    throw core::Error("schedule state: saved for " + saved + ", restored into '" + type() + "'");
+  }
 }
 
 void Scheduler::apply(Optimizer& optimizer, int64_t epoch, int64_t step, int64_t steps_per_epoch) const {
