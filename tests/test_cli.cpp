@@ -13,7 +13,7 @@ TEST(Cli, VersionAndHelpOnEveryCommand) {
   const auto v = run_ptx("--version");
   EXPECT_EQ(v.exit_code, 0);
   EXPECT_NE(v.out.find("ptx "), std::string::npos);
-  for (const char* cmd : {"info", "convert", "evaluate", "synth", "rle", "rle encode", "rle decode", "models", "models list", "thresholds", "thresholds search", "submit", "predict", "weights"}) {
+  for (const char* cmd : {"info", "convert", "evaluate", "synth", "rle", "rle encode", "rle decode", "models", "models list", "thresholds", "thresholds search", "submit", "predict", "weights", "train"}) {
     const auto r = run_ptx(std::string(cmd) + " --help");
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd;

@@ -106,8 +106,11 @@ TEST(Predict, TheClassifierGateEmptiesImagesWithoutSegmenting) {
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["gated"], 2);
   EXPECT_EQ(j["positive"], 0);
-  for (const auto& row : read_rows(dir / "out/predictions.csv"))
-    if (row[0] != "ImageId") EXPECT_EQ(row[4], "-1");
+  for (const auto& row : read_rows(dir / "out/predictions.csv")) {
+    if (row[0] != "ImageId") {
+      EXPECT_EQ(row[4], "-1");
+    }
+  }
   // A classifier passed as the segmenter, or a segmenter as the gate, is refused.
   EXPECT_EQ(test::run_ptx("predict --checkpoint " + seg + " --classifier " + seg + " --input " + (dir / "in") + " --out " +
                           (dir / "o2")).exit_code, 2);

@@ -25,6 +25,7 @@ TEST(TrainConfigFile, PartsMergeOntoTheBase) {
 epochs: 10
 sampler: {mode: sliding, positive_fraction: 0.8}
 optimizer: {type: adam, lr: 1.0e-4}
+scheduler: {type: plateau, patience: 2}
 parts:
   - {}
   - sampler: {positive_fraction: 0.6}
@@ -41,7 +42,8 @@ parts:
   EXPECT_DOUBLE_EQ(parts[2]["optimizer"]["lr"].as<double>(), 1e-5);
   EXPECT_EQ(parts[2]["optimizer"]["type"].as<std::string>(), "adam");
   EXPECT_EQ(parts[2]["scheduler"]["type"].as<std::string>(), "cosine");
-  EXPECT_FALSE(parts[1]["scheduler"]);  // parts do not leak into each other
+  EXPECT_FALSE(parts[2]["scheduler"]["patience"]);  // another type: the plateau's keys are gone
+  EXPECT_EQ(parts[1]["scheduler"]["type"].as<std::string>(), "plateau");  // parts do not leak into each other
   EXPECT_EQ(train::expand_parts(YAML::Load("epochs: 3")).size(), 1u);
   EXPECT_NE(test::error_of([] { train::expand_parts(YAML::Load("parts: 3")); }).find("parts: expected a non-empty list"),
             std::string::npos);

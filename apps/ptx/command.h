@@ -22,5 +22,6 @@ void add_thresholds(CLI::App& root, const Globals& g);
 void add_submit(CLI::App& root, const Globals& g);
 void add_weights(CLI::App& root, const Globals& g);
 void add_predict(CLI::App& root, const Globals& g);
+void add_train(CLI::App& root, const Globals& g);
 
 }  // namespace ptx::app

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   app::add_thresholds(root, g);
   app::add_submit(root, g);
   app::add_weights(root, g);
+  app::add_train(root, g);
   app::add_predict(root, g);
 
   try {

@@ -56,6 +56,8 @@ void apply_overrides(YAML::Node& config, const std::vector<std::string>& overrid
 
 YAML::Node merge_config(const YAML::Node& base, const YAML::Node& over) {
   if (!base.IsMap() || !over.IsMap()) return YAML::Clone(over);
+  // A section of another type (plateau -> cosine) starts afresh: the old type's keys do not apply.
+  if (base["type"] && over["type"] && base["type"].Scalar() != over["type"].Scalar()) return YAML::Clone(over);
   YAML::Node out = YAML::Clone(base);
   for (const auto& kv : over) {
     const auto key = kv.first.as<std::string>();

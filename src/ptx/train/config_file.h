@@ -19,7 +19,8 @@ YAML::Node load_config_file(const std::string& path);
 void apply_overrides(YAML::Node& config, const std::vector<std::string>& overrides);
 
 // A deep copy of base with `over` merged into it: mappings merge key by key, anything else
-// (scalars, lists) replaces.
+// (scalars, lists) replaces, and so does a mapping whose `type` differs from the base's (a
+// cosine scheduler does not inherit a plateau's keys).
 YAML::Node merge_config(const YAML::Node& base, const YAML::Node& over);
 
 // The runs a config describes: without a `parts` list, the config itself; with one, the base
