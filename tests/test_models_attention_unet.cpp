@@ -340,7 +340,7 @@ TEST(AttentionUNet, RegistryFormsAuxHeadAndErrors) {
   spec.arch = "attention_unet";
   spec.encoder = "resnet35";
   msg = test::error_of([&] { models::build_model(spec); });
-  EXPECT_NE(msg.find("resnet101, none"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("vgg16_bn, none"), std::string::npos) << msg;
 }
 
 TEST(AttentionUNet, FoldingKeepsEvalOutputs) {
