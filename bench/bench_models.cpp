@@ -5,7 +5,7 @@
 // also run by the PyTorch peer (bench/peer_unet.py) in the same session, and the table gives the
 // ratio of ptx's fast path to the best Python figure.
 //   build/bench/bench_models [--sizes 512,1024] [--runs 5] [--warmup 2] [--threads 2]
-//                            [--models unet/resnet34,classifier/vgg16,...] [--no-peer]
+//                            [--models unet/resnet34,classifier/vgg16,...] [--no-peer] [--default-malloc]
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +30,7 @@ struct Settings {
   std::vector<int> sizes{512, 1024};
   int runs = 5, warmup = 2, threads = 2;
   bool peer = true;
+  bool reuse_memory = true;  // --default-malloc: measure without core::reuse_freed_memory
   std::vector<std::string> models{"unet/resnet34",           "unet/se_resnext50_32x4d", "unetplusplus/efficientnet_b4",
                                   "attention_unet/none",     "attention_unet/resnet34", "classifier/resnet34",
                                   "classifier/se_resnext50_32x4d", "classifier/densenet121", "classifier/vgg16",
@@ -56,7 +57,7 @@ models::ModelSpec spec_of(const std::string& name) {
 // Child: one model, one size, one mode; prints a JSON line.
 int run_one(const std::string& name, int size, const std::string& mode, const Settings& s) {
   const bool fast = mode == "fast";
-  if (fast) core::reuse_freed_memory();
+  if (fast && s.reuse_memory) core::reuse_freed_memory();
   core::set_thread_count(s.threads);
   auto model = models::build_model(spec_of(name));
   model->eval();
@@ -115,6 +116,7 @@ int main(int argc, char** argv) {
         if (args[j] == "--runs") s.runs = std::stoi(args[++j]);
         else if (args[j] == "--warmup") s.warmup = std::stoi(args[++j]);
         else if (args[j] == "--threads") s.threads = std::stoi(args[++j]);
+        else if (args[j] == "--default-malloc") s.reuse_memory = false;
       }
       return run_one(name, std::stoi(size), mode, s);
     }
@@ -126,6 +128,7 @@ int main(int argc, char** argv) {
     else if (args[i] == "--threads") s.threads = std::stoi(value());
     else if (args[i] == "--models") s.models = split(value(), ',');
     else if (args[i] == "--no-peer") s.peer = false;
+    else if (args[i] == "--default-malloc") s.reuse_memory = false;
     else {
       std::fprintf(stderr, "unknown option %s (see the comment at the top of bench/bench_models.cpp)\n", args[i].c_str());
       return 2;
@@ -134,7 +137,7 @@ int main(int argc, char** argv) {
 
   const std::string self = self_path();
   const std::string common = " --runs " + std::to_string(s.runs) + " --warmup " + std::to_string(s.warmup) +
-                             " --threads " + std::to_string(s.threads);
+                             " --threads " + std::to_string(s.threads) + (s.reuse_memory ? "" : " --default-malloc");
   std::printf("Forward pass, batch 1, %d threads: median of %d runs after %d warm-up (ms); GFLOP/s = 2 x MACs / median\n\n",
               s.threads, s.runs, s.warmup);
   std::printf("| model | size | GMAC | plain ms | fast ms | fast / plain | fast GFLOP/s | peak MiB plain / fast |\n");

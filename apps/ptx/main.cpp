@@ -6,11 +6,13 @@
 #include "command.h"
 #include "ptx/core/error.h"
 #include "ptx/core/log.h"
+#include "ptx/core/memory.h"
 #include "ptx/core/threads.h"
 #include "ptx/version.h"
 
 int main(int argc, char** argv) {
   using namespace ptx;
+  core::reuse_freed_memory();  // before the first large allocation (see core/memory.h)
   CLI::App root{"ptx: pneumothorax detection and segmentation for chest X-rays", "ptx"};
   root.require_subcommand(1);
   root.fallthrough();  // inherited by subcommands: `ptx convert ... --json` works like `ptx --json convert ...`

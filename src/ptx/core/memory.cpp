@@ -1,5 +1,7 @@
 #include "ptx/core/memory.h"
 
+#include <cstdlib>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -8,6 +10,7 @@ namespace ptx::core {
 
 void reuse_freed_memory() {
 #if defined(__GLIBC__)
+  if (std::getenv("PTX_DEFAULT_MALLOC")) return;  // the user's way out of the memory trade-off
   mallopt(M_MMAP_MAX, 0);               // no mmap'd blocks: everything from the heap
   mallopt(M_TRIM_THRESHOLD, 1 << 30);   // keep up to 1 GiB of free heap top instead of returning it
   mallopt(M_TOP_PAD, 64 << 20);         // grow the heap in 64 MiB steps
