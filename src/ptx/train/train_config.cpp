@@ -141,7 +141,8 @@ TrainConfig parse_train_config(const YAML::Node& node, const std::string& config
   c.top_k = read_int(node, "top_k", 3, where, 1);
   if (const YAML::Node v = node["validation"]) {
     const std::string vw = key_path(where, "validation");
-    check_keys(v, vw, {"triplets"});
+    check_keys(v, vw, {"triplets", "on_train"});
+    c.validate_on_train = read<bool>(v, "on_train", false, vw, "true or false");
     if (const YAML::Node t = v["triplets"]) {
       const std::string tw = key_path(vw, "triplets");
       check_keys(t, tw, {"top", "area", "bottom", "min_region"});

@@ -39,6 +39,7 @@ struct TrainConfig {
   int patience = 0;                  // early_stopping.patience: epochs without improvement (0: off)
   int top_k = 3;                     // best checkpoints kept (plus last.ckpt)
   eval::TripletGrid triplets;        // validation.triplets: the grid scored every epoch
+  bool validate_on_train = false;    // validation.on_train: score the training rows (overfitting checks)
   int swa_start = -1;                // swa.start_epoch (-1: off)
   int swa_every = 1;
   bool snapshots = false;            // keep a checkpoint at every cosine-restart cycle end

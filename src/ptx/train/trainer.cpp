@@ -79,7 +79,8 @@ RunData load_data(const TrainConfig& c) {
   const std::string root = fs::path(c.data.index).parent_path().string();
   auto train_rows = data::fold_rows(rows, c.data.fold, data::Split::train);
   std::vector<data::IndexRow> valid_rows;
-  if (c.data.fold >= 0) valid_rows = data::fold_rows(rows, c.data.fold, data::Split::valid);
+  if (c.validate_on_train) valid_rows = train_rows;
+  else if (c.data.fold >= 0) valid_rows = data::fold_rows(rows, c.data.fold, data::Split::valid);
   if (c.data.limit > 0) {
     if (train_rows.size() > size_t(c.data.limit)) train_rows.resize(size_t(c.data.limit));
     if (valid_rows.size() > size_t(c.data.limit)) valid_rows.resize(size_t(c.data.limit));
@@ -453,7 +454,9 @@ class Run {
 
   void report(const EpochRecord& r) const {
     char line[256];
-    if (c_.classifier())
+    if (!has_validation())
+      std::snprintf(line, sizeof(line), "epoch %d: train loss %.4f (no validation), %.1f s", r.epoch, r.train_loss, r.seconds);
+    else if (c_.classifier())
       std::snprintf(line, sizeof(line), "epoch %d: train loss %.4f, valid loss %.4f, AUC %.4f, %.1f s", r.epoch,
                     r.train_loss, r.valid_loss, r.score, r.seconds);
     else
