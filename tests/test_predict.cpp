@@ -133,3 +133,30 @@ TEST(Predict, FlipTtaAveragesTheMirroredView) {
   cv::flip(e.segment(mirrored, false), plain_b, 1);
   EXPECT_GT(cv::norm(e.segment(img, false), plain_b, cv::NORM_INF), 1e-4);
 }
+
+TEST(Predict, ABlendFileNamesTheEnsembleAndItsTriplet) {
+  test::TempDir dir;
+  fs::create_directories(dir / "in");
+  io::write_png(dir / "in/a.png", cv::Mat(64, 64, CV_8U, cv::Scalar(50)));
+  write_checkpoint(dir, "sure.ckpt", small_unet(), 20.0f);
+  write_checkpoint(dir, "never.ckpt", small_unet(), -20.0f);
+  // Weighted 3:1, the certain model wins everywhere (0.75 x 1 + 0.25 x 0 > 0.6).
+  core::write_file_atomic(dir / "blend.yaml",
+                          "models:\n  - {checkpoint: sure.ckpt, weight: 3}\n  - {checkpoint: never.ckpt, weight: 1}\n"
+                          "triplet: 0.6,0,0.6\n");
+  auto r = test::run_ptx("predict --blend " + (dir / "blend.yaml") + " --input " + (dir / "in") + " --out " + (dir / "o") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["positive"], 1);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["triplet"], "0.6,0,0.6");
+  // 1:3 the other way: 0.25 < 0.6 everywhere, the mask is empty.
+  core::write_file_atomic(dir / "blend2.yaml",
+                          "models:\n  - {checkpoint: sure.ckpt, weight: 1}\n  - {checkpoint: never.ckpt, weight: 3}\n"
+                          "triplet: 0.6,0,0.6\n");
+  r = test::run_ptx("predict --blend " + (dir / "blend2.yaml") + " --input " + (dir / "in") + " --out " + (dir / "o2") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["positive"], 0);
+  core::write_file_atomic(dir / "bad.yaml", "modles: []\n");
+  r = test::run_ptx("predict --blend " + (dir / "bad.yaml") + " --input " + (dir / "in") + " --out " + (dir / "o3"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown key 'modles'"), std::string::npos) << r.err;
+}

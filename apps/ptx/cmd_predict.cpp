@@ -1,6 +1,7 @@
 // ptx predict: masks, probability maps and predictions.csv for radiographs, with flip TTA,
 // checkpoint ensembles and a classifier gate.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -10,24 +11,60 @@
 #include "ptx/core/error.h"
 #include "ptx/core/log.h"
 #include "ptx/predict/predict_files.h"
+#include "ptx/train/config_file.h"
+
+namespace fs = std::filesystem;
 
 namespace ptx::app {
 
 namespace {
 struct PredictArgs {
+  std::string blend;
   std::vector<std::string> checkpoints, classifiers;
   std::vector<double> weights;
   predict::PredictOptions options;
   std::string tta = "hflip", triplet, device = "cpu";
   int size = 0;
 };
+// A blend file, as the first-place solution described its ensembles:
+//   models: [{checkpoint: a.ckpt, weight: 0.6}, {checkpoint: b.ckpt, weight: 0.4}]
+//   classifiers: [{checkpoint: c.ckpt}]    # optional
+//   gate: 0.6                              # optional
+//   triplet: 0.75,2000,0.4                 # optional
+// Relative paths resolve against the blend file's folder. Adds to the command line's lists.
+void read_blend(PredictArgs& a) {
+  const YAML::Node blend = train::load_config_file(a.blend);
+  train::check_keys(blend, a.blend, {"models", "classifiers", "gate", "triplet"});
+  const fs::path dir = fs::path(a.blend).parent_path();
+  const auto members = [&](const char* key, std::vector<std::string>& paths, std::vector<double>* weights) {
+    const YAML::Node list = blend[key];
+    if (!list) return;
+    if (!list.IsSequence()) throw core::Error(a.blend + ": " + key + ": expected a list of {checkpoint, weight}");
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string where = a.blend + ": " + key + "[" + std::to_string(i) + "]";
+      train::check_keys(list[i], where, weights ? std::vector<std::string>{"checkpoint", "weight"}
+                                                : std::vector<std::string>{"checkpoint"});
+      if (!list[i]["checkpoint"]) throw core::Error(where + ": missing checkpoint");
+      const fs::path path = list[i]["checkpoint"].as<std::string>();
+      paths.push_back((path.is_absolute() ? path : dir / path).string());
+      if (weights) weights->push_back(list[i]["weight"] ? list[i]["weight"].as<double>() : 1.0);
+    }
+  };
+  if (!a.checkpoints.empty() && a.weights.empty()) a.weights.assign(a.checkpoints.size(), 1.0);
+  members("models", a.checkpoints, &a.weights);
+  members("classifiers", a.classifiers, nullptr);
+  if (blend["gate"]) a.options.gate = blend["gate"].as<double>();
+  if (blend["triplet"] && a.triplet.empty()) a.triplet = blend["triplet"].as<std::string>();
+}
+
 }  // namespace
 
 void add_predict(CLI::App& root, const Globals& g) {
   auto* cmd = root.add_subcommand("predict", "Predict pneumothorax masks for DICOM or PNG radiographs");
   auto a = std::make_shared<PredictArgs>();
   cmd->add_option("--checkpoint", a->checkpoints, "segmentation checkpoint(s) from ptx train; several are averaged")
-      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--blend", a->blend, "YAML ensemble: models (checkpoint, weight), classifiers, gate, triplet")
       ->check(CLI::ExistingFile);
   cmd->add_option("--weight", a->weights, "one blend weight per --checkpoint (default: equal)");
   cmd->add_option("--classifier", a->classifiers, "classifier checkpoint(s): images they find below --gate are empty")
@@ -43,6 +80,8 @@ void add_predict(CLI::App& root, const Globals& g) {
   cmd->add_flag("--save-probabilities", a->options.save_probabilities, "write 16-bit probability maps for ptx thresholds search");
   cmd->add_option("--device", a->device, "cpu or cuda:N")->capture_default_str();
   cmd->callback([a, &g] {
+    if (!a->blend.empty()) read_blend(*a);
+    if (a->checkpoints.empty()) throw core::UsageError("give --checkpoint or --blend");
     const torch::Device device = parse_device(a->device);
     const auto segmenter = predict::Ensemble::load(a->checkpoints, a->weights, device, a->size);
     const auto classifier = predict::Ensemble::load(a->classifiers, {}, device, 0);
