@@ -1,6 +1,7 @@
 // DICOM Segmentation and Secondary Capture outputs (src/ptx/io/dicom_seg) and
 // `ptx predict --dicom-seg --dicom-sc`.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "ptx/data/image_tensor.h"
 #include "ptx/io/csv.h"
 #include "ptx/io/image.h"
 #include "ptx/models/checkpoint.h"

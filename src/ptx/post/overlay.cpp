@@ -127,7 +127,7 @@ cv::Mat render_comparison(const cv::Mat& gray, const std::vector<cv::Mat>& masks
     if (!t.empty()) {
       // Dice on the masks as given (at the image's own size), not on the scaled panel.
       const cv::Mat full_truth = binary_at(truth, gray.size(), "truth");
-      const cv::Mat full_mask = masks[i].empty() ? cv::Mat::zeros(gray.size(), CV_8U) : binary_at(masks[i], gray.size(), "mask");
+      const cv::Mat full_mask = masks[i].empty() ? cv::Mat(cv::Mat::zeros(gray.size(), CV_8U)) : binary_at(masks[i], gray.size(), "mask");
       char buf[32];
       std::snprintf(buf, sizeof buf, "Dice %.2f", mask_dice(full_mask, full_truth));
       title += title.empty() ? buf : std::string("  ") + buf;

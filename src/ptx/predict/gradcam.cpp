@@ -112,7 +112,7 @@ GradCamResult GradCam::explain(const cv::Mat& gray, int target) const {
   r.map = cv::Mat(int(cam_t.size(0)), int(cam_t.size(1)), CV_32F, cam_t.data_ptr<float>()).clone();
   double hi = 0;
   cv::minMaxLoc(r.map, nullptr, &hi);
-  cv::Mat normalised = hi > 0 ? cv::Mat(r.map / hi) : cv::Mat::zeros(r.map.size(), CV_32F);
+  const cv::Mat normalised = hi > 0 ? cv::Mat(r.map / hi) : cv::Mat(cv::Mat::zeros(r.map.size(), CV_32F));
   cv::resize(normalised, r.heat, gray.size(), 0, 0, cv::INTER_LINEAR);
   cv::min(cv::max(r.heat, 0.0), 1.0, r.heat);  // bilinear interpolation stays in range; guard rounding
   return r;
