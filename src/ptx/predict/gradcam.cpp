@@ -98,8 +98,8 @@ std::tuple<torch::Tensor, double, double> GradCam::cam(const torch::Tensor& inpu
   }
   const auto g = torch::autograd::grad({y}, {map})[0];
   const auto weights = g.mean({2, 3}, /*keepdim=*/true);
-  const auto cam = torch::relu((weights * map).sum(1))[0].detach().to(torch::kCPU, torch::kFloat).contiguous();
-  return {cam, y.item<double>(), probability};
+  const auto heat = torch::relu((weights * map).sum(1))[0].detach().to(torch::kCPU, torch::kFloat).contiguous();
+  return {heat, y.item<double>(), probability};
 }
 
 GradCamResult GradCam::explain(const cv::Mat& gray, int target) const {
