@@ -78,6 +78,10 @@ void add_predict(CLI::App& root, const Globals& g) {
   cmd->add_option("--size", a->size, "model input size (default: the checkpoint's training size)")->check(CLI::PositiveNumber);
   cmd->add_option("--triplet", a->triplet, "top,area,bottom[,min_region] (default: the checkpoint's validated triplet)");
   cmd->add_flag("--save-probabilities", a->options.save_probabilities, "write 16-bit probability maps for ptx thresholds search");
+  cmd->add_flag("--dicom-seg", a->options.dicom_seg,
+                "for DICOM inputs with a mask: a DICOM Segmentation in the source's study (seg/<ImageId>.dcm)");
+  cmd->add_flag("--dicom-sc", a->options.dicom_sc,
+                "for DICOM inputs with a mask: a Secondary Capture of the overlay in the source's study (sc/<ImageId>.dcm)");
   cmd->add_option("--device", a->device, "cpu or cuda:N")->capture_default_str();
   cmd->callback([a, &g] {
     if (!a->blend.empty()) read_blend(*a);
@@ -99,14 +103,22 @@ void add_predict(CLI::App& root, const Globals& g) {
     a->options.hflip = a->tta == "hflip";
     a->options.progress = !g.quiet;
     const auto s = predict::predict_files(segmenter, classifier, a->options);
+    if ((a->options.dicom_seg || a->options.dicom_sc) && s.dicom_skipped)
+      core::warn(std::to_string(s.dicom_skipped) +
+                 " image(s) with a mask are not DICOM: no SEG/SC for them (a PNG or JPEG has no study to join)");
+    if (s.dicom_failed) core::warn(std::to_string(s.dicom_failed) + " DICOM output(s) could not be written: see errors.csv");
     if (g.json) {
       std::cout << nlohmann::json{{"out", a->options.out}, {"images", s.images}, {"positive", s.positive},
                                   {"gated", s.gated}, {"failed", s.failed}, {"seconds", s.seconds},
-                                  {"triplet", a->options.triplet.str()}}
+                                  {"triplet", a->options.triplet.str()}, {"dicom_seg", s.dicom_seg},
+                                  {"dicom_sc", s.dicom_sc}, {"dicom_skipped", s.dicom_skipped},
+                                  {"dicom_failed", s.dicom_failed}}
                        .dump()
                 << "\n";
       return;
     }
+    if (a->options.dicom_seg || a->options.dicom_sc)
+      std::printf("DICOM: %zu SEG, %zu SC written\n", s.dicom_seg, s.dicom_sc);
     std::printf("%zu images in %.1f s (%.2f images/s): %zu with a mask, %zu gated by the classifier, %zu failed%s\n"
                 "triplet %s; written: %s/predictions.csv, masks/\n",
                 s.images, s.seconds, s.images / std::max(1e-9, s.seconds), s.positive, s.gated, s.failed,

@@ -23,5 +23,7 @@ void add_submit(CLI::App& root, const Globals& g);
 void add_weights(CLI::App& root, const Globals& g);
 void add_predict(CLI::App& root, const Globals& g);
 void add_train(CLI::App& root, const Globals& g);
+void add_overlay(CLI::App& root, const Globals& g);
+void add_gradcam(CLI::App& root, const Globals& g);
 
 }  // namespace ptx::app

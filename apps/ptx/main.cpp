@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   app::add_weights(root, g);
   app::add_train(root, g);
   app::add_predict(root, g);
+  app::add_overlay(root, g);
+  app::add_gradcam(root, g);
 
   try {
     root.parse(argc, argv);

@@ -10,6 +10,23 @@
 
 namespace ptx::predict {
 
+CheckpointSettings checkpoint_settings(const models::Checkpoint& ck, const std::string& path) {
+  CheckpointSettings s;
+  s.input.channels = int(ck.spec.in_channels);
+  if (ck.train_state && !ck.train_state->json.empty()) {
+    const auto j = nlohmann::json::parse(ck.train_state->json);
+    if (j.contains("input")) {
+      s.input.size = j["input"].value("size", s.input.size);
+      s.input.normalize = data::parse_normalization(j["input"].value("normalize", "imagenet"), path + ": input.normalize");
+    }
+    if (j.contains("triplet")) {
+      s.triplet = post::Triplet::parse(j["triplet"].get<std::string>(), path + ": triplet");
+      s.has_triplet = true;
+    }
+  }
+  return s;
+}
+
 Ensemble Ensemble::load(const std::vector<std::string>& paths, const std::vector<double>& weights,
                         const torch::Device& device, int size) {
   if (!weights.empty() && weights.size() != paths.size())
@@ -24,18 +41,10 @@ Ensemble Ensemble::load(const std::vector<std::string>& paths, const std::vector
     if (!(m.weight > 0)) throw core::UsageError("--weight must be > 0, got " + std::to_string(m.weight));
     const auto ck = models::load_checkpoint(paths[i]);
     m.spec = ck.spec;
-    m.input.channels = int(ck.spec.in_channels);
-    if (ck.train_state && !ck.train_state->json.empty()) {
-      const auto j = nlohmann::json::parse(ck.train_state->json);
-      if (j.contains("input")) {
-        m.input.size = j["input"].value("size", m.input.size);
-        m.input.normalize = data::parse_normalization(j["input"].value("normalize", "imagenet"), paths[i] + ": input.normalize");
-      }
-      if (j.contains("triplet")) {
-        m.triplet = post::Triplet::parse(j["triplet"].get<std::string>(), paths[i] + ": triplet");
-        m.has_triplet = true;
-      }
-    }
+    const auto settings = checkpoint_settings(ck, paths[i]);
+    m.input = settings.input;
+    m.triplet = settings.triplet;
+    m.has_triplet = settings.has_triplet;
     if (size > 0) m.input.size = size;
     m.model = models::build_model(m.spec);
     models::load_named_tensors(*m.model, ck.state_dict);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ptx/data/image_tensor.h"
+#include "ptx/models/checkpoint.h"
 #include "ptx/models/model.h"
 #include "ptx/models/registry.h"
 #include "ptx/post/triplet.h"
@@ -21,6 +22,15 @@ struct ModelInput {
   int channels = 3;
   data::Normalization normalize = data::Normalization::imagenet;
 };
+
+// What a checkpoint's training state records for inference: its "input" block and the
+// validation's best "triplet" (defaults and has_triplet = false when absent). Errors name path.
+struct CheckpointSettings {
+  ModelInput input;
+  post::Triplet triplet;
+  bool has_triplet = false;
+};
+CheckpointSettings checkpoint_settings(const models::Checkpoint& checkpoint, const std::string& path);
 
 struct Member {
   std::string path;

@@ -14,8 +14,10 @@
 #include "ptx/data/siim_index.h"
 #include "ptx/io/csv.h"
 #include "ptx/io/dicom.h"
+#include "ptx/io/dicom_seg.h"
 #include "ptx/io/image.h"
 #include "ptx/io/rle.h"
+#include "ptx/post/overlay.h"
 #include "ptx/post/probability_map.h"
 
 namespace fs = std::filesystem;
@@ -27,6 +29,7 @@ namespace {
 struct Radiograph {
   std::string path, image_id, error;
   cv::Mat gray;
+  bool dicom = false;
   double mm2_per_pixel = 0;  // 0: unknown (no PixelSpacing)
 };
 
@@ -40,6 +43,7 @@ Radiograph read_radiograph(const std::string& path) {
     std::string ext = fs::path(path).extension().string();
     for (auto& ch : ext) ch = char(std::tolower(static_cast<unsigned char>(ch)));
     if (ext == ".dcm") {
+      r.dicom = true;
       auto d = io::read_dicom(path, /*with_float=*/false);
       r.gray = d.gray8;
       if (d.meta.pixel_spacing_row_mm && d.meta.pixel_spacing_col_mm)
@@ -124,9 +128,15 @@ PredictSummary predict_files(const Ensemble& segmenter, const Ensemble& classifi
   const auto files = input_files(o.inputs);
   fs::create_directories(fs::path(o.out) / "masks");
   if (o.save_probabilities) fs::create_directories(fs::path(o.out) / "probabilities");
+  if (o.dicom_seg) fs::create_directories(fs::path(o.out) / "seg");
+  if (o.dicom_sc) fs::create_directories(fs::path(o.out) / "sc");
   io::CsvWriter csv((fs::path(o.out) / "predictions.csv").string(),
                     {"ImageId", "probability", "area_pixels", "area_mm2", "EncodedPixels"});
   std::optional<io::CsvWriter> errors;
+  auto error_row = [&](const std::string& path, const std::string& message) {
+    if (!errors) errors.emplace((fs::path(o.out) / "errors.csv").string(), std::vector<std::string>{"path", "error"});
+    errors->row({path, message});
+  };
   PredictSummary s;
   core::ProgressBar bar("predict", files.size());
   bar.set_enabled(o.progress);
@@ -154,13 +164,33 @@ PredictSummary predict_files(const Ensemble& segmenter, const Ensemble& classifi
         csv.row({r->image_id, format(probability, "%.6f"), std::to_string(area),
                  r->mm2_per_pixel > 0 ? format(area * r->mm2_per_pixel, "%.1f") : "", area ? io::rle_encode(mask) : "-1"});
         ++s.images;
+        if ((o.dicom_seg || o.dicom_sc) && area > 0) {
+          if (!r->dicom) {
+            ++s.dicom_skipped;
+          } else {
+            // A DICOM output that cannot be written does not undo the prediction: it is listed.
+            try {
+              if (o.dicom_seg) {
+                io::write_dicom_seg((fs::path(o.out) / "seg" / (r->image_id + ".dcm")).string(), r->path, mask);
+                ++s.dicom_seg;
+              }
+              if (o.dicom_sc) {
+                io::write_dicom_sc((fs::path(o.out) / "sc" / (r->image_id + ".dcm")).string(), r->path,
+                                   post::draw_overlay(r->gray, mask));
+                ++s.dicom_sc;
+              }
+            } catch (const core::Error& e) {
+              error_row(r->path, e.what());
+              ++s.dicom_failed;
+            }
+          }
+        }
         continue;
       } catch (const core::Error& e) {
         r->error = e.what();
       }
     }
-    if (!errors) errors.emplace((fs::path(o.out) / "errors.csv").string(), std::vector<std::string>{"path", "error"});
-    errors->row({r->path, r->error});
+    error_row(r->path, r->error);
     ++s.failed;
   }
   bar.finish();

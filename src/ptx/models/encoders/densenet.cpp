@@ -199,12 +199,22 @@ std::vector<torch::Tensor> DenseNetImpl::features(const torch::Tensor& x) {
 
 torch::Tensor DenseNetImpl::forward(const torch::Tensor& x) {
   if (!classifier) return EncoderImpl::forward(x);
+  return classify_map(classifier_map(x));
+}
+
+torch::Tensor DenseNetImpl::classifier_map(const torch::Tensor& x) {
+  if (!classifier) return EncoderImpl::classifier_map(x);
   auto h = torch::max_pool2d(norm(norm0, conv0(x)).relu_(), {3, 3}, {2, 2}, {1, 1});
   for (size_t b = 0; b < blocks_.size(); ++b) {
     h = blocks_[b]->forward(h);
     if (b < transitions_.size()) h = transitions_[b]->forward(h).first;
   }
-  h = torch::adaptive_avg_pool2d(norm5(h).relu_(), {1, 1}).flatten(1);
+  return norm5(h).relu_();  // torchvision's F.relu(features) before the pooling
+}
+
+torch::Tensor DenseNetImpl::classify_map(const torch::Tensor& map) {
+  if (!classifier) return EncoderImpl::classify_map(map);
+  const auto h = torch::adaptive_avg_pool2d(map, {1, 1}).flatten(1);
   return classifier(torch::dropout(h, options_.dropout, is_training()));
 }
 

@@ -101,6 +101,8 @@ class DenseNetImpl : public EncoderImpl {
   std::string encoder_name() const override { return options_.name; }
   // Classifier: relu(features.norm5(..)), global average pool, dropout, classifier.
   torch::Tensor forward(const torch::Tensor& x) override;
+  torch::Tensor classifier_map(const torch::Tensor& x) override;
+  torch::Tensor classify_map(const torch::Tensor& map) override;
   // Folds norm0 into conv0 and each dense layer's norm2 into its conv1. The other batch norms
   // (each dense layer's norm1, each transition's norm, norm5) act before a ReLU on a
   // concatenation, not right after a convolution, and stay as they are.

@@ -250,10 +250,20 @@ std::vector<torch::Tensor> EfficientNetImpl::features(const torch::Tensor& x) {
 
 torch::Tensor EfficientNetImpl::forward(const torch::Tensor& x) {
   if (!fc_) return EncoderImpl::forward(x);
+  return classify_map(classifier_map(x));
+}
+
+torch::Tensor EfficientNetImpl::classifier_map(const torch::Tensor& x) {
+  if (!fc_) return EncoderImpl::classifier_map(x);
   auto h = stem_(x);
   for (auto& stage : stages_)
     for (auto& block : stage) h = block(h);
-  h = head_(h).mean({2, 3});  // avgpool + flatten
+  return head_(h);  // the 1x1 convolution to 1280 (b0) channels
+}
+
+torch::Tensor EfficientNetImpl::classify_map(const torch::Tensor& map) {
+  if (!fc_) return EncoderImpl::classify_map(map);
+  auto h = map.mean({2, 3});  // avgpool + flatten
   // Dropout in place as torchvision's (h is a fresh tensor); only in training.
   if (is_training() && options_.dropout > 0.0) h = torch::dropout_(h, options_.dropout, true);
   return fc_(h);

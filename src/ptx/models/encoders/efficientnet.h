@@ -98,6 +98,8 @@ class EfficientNetImpl : public EncoderImpl {
   std::string encoder_name() const override { return options_.name; }
   // Classifier: features.0..8, global average pool, dropout, linear (needs num_classes > 0).
   torch::Tensor forward(const torch::Tensor& x) override;
+  torch::Tensor classifier_map(const torch::Tensor& x) override;
+  torch::Tensor classify_map(const torch::Tensor& map) override;
   void fold_batch_norm() override;
 
   const EfficientNetOptions& options() const { return options_; }

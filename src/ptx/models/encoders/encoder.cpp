@@ -10,4 +10,8 @@ torch::Tensor EncoderImpl::forward(const torch::Tensor& /*x*/) {
                     "num_classes > 0 (arch \"classifier\")");
 }
 
+torch::Tensor EncoderImpl::classifier_map(const torch::Tensor& x) { return EncoderImpl::forward(x); }
+
+torch::Tensor EncoderImpl::classify_map(const torch::Tensor& map) { return EncoderImpl::forward(map); }
+
 }  // namespace ptx::models

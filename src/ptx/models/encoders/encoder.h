@@ -28,6 +28,13 @@ class EncoderImpl : public ModelImpl {
   int64_t depth() const { return static_cast<int64_t>(out_channels().size()) - 1; }
   // Classifier logits; throws unless the encoder was built with a classifier head.
   torch::Tensor forward(const torch::Tensor& x) override;
+  // The classifier in two halves, for class activation maps (predict/gradcam.h): the last
+  // convolutional feature map, the one forward() pools (N x C x h x w), and the head forward()
+  // applies to it (pooling, dropout in training, the last linear layers), so that
+  // forward(x) == classify_map(classifier_map(x)). Both throw unless the encoder was built with a
+  // classifier head.
+  virtual torch::Tensor classifier_map(const torch::Tensor& x);
+  virtual torch::Tensor classify_map(const torch::Tensor& map);
 };
 using EncoderPtr = std::shared_ptr<EncoderImpl>;
 

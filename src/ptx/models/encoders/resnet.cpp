@@ -201,10 +201,20 @@ std::vector<torch::Tensor> ResNetImpl::features(const torch::Tensor& x) {
 
 torch::Tensor ResNetImpl::forward(const torch::Tensor& x) {
   if (!fc) return EncoderImpl::forward(x);
+  return classify_map(classifier_map(x));
+}
+
+torch::Tensor ResNetImpl::classifier_map(const torch::Tensor& x) {
+  if (!fc) return EncoderImpl::classifier_map(x);
   // As features(x).back(), without keeping every intermediate map alive.
   auto h = maxpool(norm(bn1, conv1(x)).relu_());
   for (auto& layer : layers_) h = layer->forward(h);
-  h = torch::adaptive_avg_pool2d(h, {1, 1}).flatten(1);
+  return h;
+}
+
+torch::Tensor ResNetImpl::classify_map(const torch::Tensor& map) {
+  if (!fc) return EncoderImpl::classify_map(map);
+  const auto h = torch::adaptive_avg_pool2d(map, {1, 1}).flatten(1);
   return fc(torch::dropout(h, options_.dropout, is_training()));
 }
 

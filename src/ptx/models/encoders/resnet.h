@@ -72,6 +72,8 @@ class ResNetImpl : public EncoderImpl {
   std::string encoder_name() const override { return options_.name; }
   // Classifier: global average pool + dropout + fc (requires num_classes > 0 and depth 5).
   torch::Tensor forward(const torch::Tensor& x) override;
+  torch::Tensor classifier_map(const torch::Tensor& x) override;
+  torch::Tensor classify_map(const torch::Tensor& map) override;
   void fold_batch_norm() override;
 
   const ResNetOptions& options() const { return options_; }

@@ -174,9 +174,19 @@ std::vector<torch::Tensor> SENetImpl::features(const torch::Tensor& x) {
 
 torch::Tensor SENetImpl::forward(const torch::Tensor& x) {
   if (!last_linear) return EncoderImpl::forward(x);
+  return classify_map(classifier_map(x));
+}
+
+torch::Tensor SENetImpl::classifier_map(const torch::Tensor& x) {
+  if (!last_linear) return EncoderImpl::classifier_map(x);
   auto h = layer0->pool(layer0(x));
   for (auto& layer : layers_) h = layer->forward(h);
-  h = torch::adaptive_avg_pool2d(h, {1, 1}).flatten(1);
+  return h;
+}
+
+torch::Tensor SENetImpl::classify_map(const torch::Tensor& map) {
+  if (!last_linear) return EncoderImpl::classify_map(map);
+  const auto h = torch::adaptive_avg_pool2d(map, {1, 1}).flatten(1);
   return last_linear(torch::dropout(h, options_.dropout, is_training()));
 }
 

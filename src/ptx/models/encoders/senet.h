@@ -97,6 +97,8 @@ class SENetImpl : public EncoderImpl {
   // Cadene pools with AvgPool2d(7, stride=1), which is this global average for its 224 x 224
   // inputs (a 7 x 7 final map) and fails for most other sizes; global pooling takes any size.
   torch::Tensor forward(const torch::Tensor& x) override;
+  torch::Tensor classifier_map(const torch::Tensor& x) override;
+  torch::Tensor classify_map(const torch::Tensor& map) override;
   // Folds every batch norm (each follows a convolution); the SE modules' convolutions have none.
   void fold_batch_norm() override;
 

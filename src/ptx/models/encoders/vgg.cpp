@@ -139,8 +139,17 @@ std::vector<torch::Tensor> VGGImpl::features(const torch::Tensor& x) {
 
 torch::Tensor VGGImpl::forward(const torch::Tensor& x) {
   if (!classifier) return EncoderImpl::forward(x);
-  auto h = torch::adaptive_avg_pool2d(features_->forward(x), {7, 7}).flatten(1);
-  return classifier->forward(h);
+  return classify_map(classifier_map(x));
+}
+
+torch::Tensor VGGImpl::classifier_map(const torch::Tensor& x) {
+  if (!classifier) return EncoderImpl::classifier_map(x);
+  return features_->forward(x);  // ends with the last max pool, as torchvision's `features`
+}
+
+torch::Tensor VGGImpl::classify_map(const torch::Tensor& map) {
+  if (!classifier) return EncoderImpl::classify_map(map);
+  return classifier->forward(torch::adaptive_avg_pool2d(map, {7, 7}).flatten(1));
 }
 
 }  // namespace ptx::models

@@ -58,6 +58,8 @@ class VGGImpl : public EncoderImpl {
   // classifier: Linear(25088, 4096), ReLU, Dropout, Linear(4096, 4096), ReLU, Dropout,
   // Linear(4096, num_classes).
   torch::Tensor forward(const torch::Tensor& x) override;
+  torch::Tensor classifier_map(const torch::Tensor& x) override;
+  torch::Tensor classify_map(const torch::Tensor& map) override;
   // vgg16_bn: folds each batch norm into the convolution before it (the later features.N
   // indices shift down as the batch norms leave the Sequential). vgg16 has none: no-op.
   void fold_batch_norm() override;

@@ -1,0 +1,208 @@
+// DICOM Segmentation and Secondary Capture outputs (src/ptx/io/dicom_seg) and
+// `ptx predict --dicom-seg --dicom-sc`.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "ptx/data/synth.h"
+#include "ptx/io/dicom.h"
+#include "ptx/io/dicom_seg.h"
+#include "ptx/io/dicom_write.h"
+#include "ptx/io/image.h"
+#include "ptx/models/checkpoint.h"
+#include "ptx/post/overlay.h"
+#include "test_support.h"
+
+using namespace ptx;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Shell {
+  int status;
+  std::string out;
+};
+
+Shell shell(const std::string& command) {
+  Shell r{-1, ""};
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// A radiograph of an odd size (its SEG frame does not end on a byte boundary), with UIDs.
+std::string odd_radiograph(const test::TempDir& dir, io::DicomMeta* meta_out = nullptr) {
+  io::DicomMeta m;
+  m.sop_instance_uid = "1.2.826.0.1.3680043.8.498.101";
+  m.study_instance_uid = "1.2.826.0.1.3680043.8.498.102";
+  m.series_instance_uid = "1.2.826.0.1.3680043.8.498.103";
+  m.frame_of_reference_uid = "1.2.826.0.1.3680043.8.498.104";
+  m.modality = "DX";
+  m.pixel_spacing_row_mm = m.pixel_spacing_col_mm = 0.5;
+  cv::Mat pixels(45, 70, CV_8U);
+  cv::randu(pixels, 0, 255);
+  const std::string path = dir / "odd.dcm";
+  io::write_dicom(path, pixels, m);
+  if (meta_out) *meta_out = io::read_dicom_meta(path);
+  return path;
+}
+
+cv::Mat blob_mask(cv::Size size) {
+  cv::Mat m = cv::Mat::zeros(size, CV_8U);
+  cv::ellipse(m, cv::Point(size.width / 3, size.height / 2), cv::Size(size.width / 5, size.height / 4), 20, 0, 360,
+              cv::Scalar(255), cv::FILLED);
+  m.at<uchar>(0, 0) = 255;                             // the first bit
+  m.at<uchar>(size.height - 1, size.width - 1) = 255;  // the last bit
+  return m;
+}
+
+std::string synth_dicom(const test::TempDir& dir) {
+  data::SynthOptions so;
+  so.out = dir / "synth";
+  so.count = 1;
+  so.size = 96;
+  so.progress = false;
+  const auto s = data::synthesize_dataset(so);
+  return (fs::path(so.out) / s.records.at(0).dicom_path).string();
+}
+
+}  // namespace
+
+TEST(DicomSeg, RoundTripsTheMaskPixelExactAndReferencesTheSource) {
+  test::TempDir dir;
+  for (const bool odd : {true, false}) {
+    const std::string src = odd ? odd_radiograph(dir) : synth_dicom(dir);
+    const io::DicomMeta meta = io::read_dicom_meta(src);
+    const cv::Mat mask = blob_mask(cv::Size(meta.columns, meta.rows));
+    const std::string seg_path = dir / (odd ? "odd-seg.dcm" : "synth-seg.dcm");
+    io::write_dicom_seg(seg_path, src, mask);
+
+    const auto dump = shell("dcmdump " + seg_path);
+    EXPECT_EQ(dump.status, 0) << dump.out;
+    EXPECT_NE(dump.out.find("36118008"), std::string::npos);   // Pneumothorax
+    EXPECT_NE(dump.out.find("49755003"), std::string::npos);   // Morphologically Altered Structure
+    EXPECT_NE(dump.out.find(meta.sop_instance_uid), std::string::npos);
+    EXPECT_EQ(dump.out.find("E: "), std::string::npos) << dump.out;  // dcmdump found no errors
+
+    const io::DicomSeg seg = io::read_dicom_seg(seg_path);
+    ASSERT_EQ(seg.mask.size(), mask.size());
+    EXPECT_EQ(cv::norm(seg.mask, mask, cv::NORM_INF), 0) << "odd " << odd;
+    EXPECT_EQ(seg.study_instance_uid, meta.study_instance_uid);
+    EXPECT_EQ(seg.frame_of_reference_uid, meta.frame_of_reference_uid);
+    EXPECT_EQ(seg.referenced_sop_instance_uid, meta.sop_instance_uid);
+    EXPECT_EQ(seg.referenced_sop_class_uid, meta.sop_class_uid);
+    EXPECT_EQ(seg.referenced_series_instance_uid, meta.series_instance_uid);
+    EXPECT_FALSE(seg.sop_instance_uid.empty());
+    EXPECT_NE(seg.sop_instance_uid, meta.sop_instance_uid);
+    EXPECT_NE(seg.series_instance_uid, meta.series_instance_uid);
+    EXPECT_EQ(seg.segment_label, "Pneumothorax");
+    EXPECT_EQ(seg.property_type_code, "36118008");
+    EXPECT_EQ(seg.property_category_code, "49755003");
+
+    // An independent decoder agrees: pydicom unpacks the 1-bit frame to the same pixel count.
+    const auto py = shell("/usr/bin/python3 -c \"import pydicom; d = pydicom.dcmread('" + seg_path +
+                          "'); print(d.Modality, int(d.pixel_array.sum()), d.pixel_array.shape)\"");
+    if (py.status == 0) {
+      EXPECT_NE(py.out.find("SEG " + std::to_string(cv::countNonZero(mask)) + " (" + std::to_string(meta.rows) + ", " +
+                            std::to_string(meta.columns) + ")"),
+                std::string::npos)
+          << py.out;
+    }
+  }
+}
+
+TEST(DicomSeg, RefusesAMaskOfAnotherSizeAndNonSegFiles) {
+  test::TempDir dir;
+  const std::string src = odd_radiograph(dir);
+  EXPECT_NE(test::error_of([&] { io::write_dicom_seg(dir / "s.dcm", src, cv::Mat::zeros(10, 10, CV_8U)); }).find("source image is 70x45"),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(dir / "s.dcm"));
+  EXPECT_NE(test::error_of([&] { io::read_dicom_seg(src); }).find("not a DICOM Segmentation"), std::string::npos);
+}
+
+TEST(DicomSc, HoldsTheOverlayInTheSourceStudyAtTheSourceGeometry) {
+  test::TempDir dir;
+  io::DicomMeta meta;
+  const std::string src = odd_radiograph(dir, &meta);
+  const cv::Mat gray = io::read_dicom(src, false).gray8;
+  const cv::Mat picture = post::draw_overlay(gray, blob_mask(gray.size()));
+  const std::string sc = dir / "sc.dcm";
+  io::write_dicom_sc(sc, src, picture);
+  const auto dump = shell("dcmdump " + sc);
+  EXPECT_EQ(dump.status, 0) << dump.out;
+  EXPECT_NE(dump.out.find(meta.sop_instance_uid), std::string::npos);  // Source Image Sequence
+  const io::DicomMeta back = io::read_dicom_meta(sc);
+  EXPECT_EQ(back.rows, meta.rows);
+  EXPECT_EQ(back.columns, meta.columns);
+  EXPECT_EQ(back.pixel_spacing_row_mm, meta.pixel_spacing_row_mm);
+  EXPECT_EQ(back.pixel_spacing_col_mm, meta.pixel_spacing_col_mm);
+  EXPECT_EQ(back.study_instance_uid, meta.study_instance_uid);
+  EXPECT_NE(back.series_instance_uid, meta.series_instance_uid);
+  EXPECT_NE(back.sop_instance_uid, meta.sop_instance_uid);
+  EXPECT_EQ(back.sop_class_uid, "1.2.840.10008.5.1.4.1.1.7");
+  EXPECT_EQ(back.samples_per_pixel, 3);
+  EXPECT_EQ(back.photometric_interpretation, "RGB");
+  EXPECT_EQ(cv::norm(io::read_dicom_sc_pixels(sc), picture, cv::NORM_INF), 0);
+}
+
+TEST(PredictDicom, WritesSegAndScForPositiveDicomsAndSkipsPngs) {
+  test::TempDir dir;
+  data::SynthOptions so;
+  so.out = dir / "synth";
+  so.count = 2;
+  so.size = 64;
+  so.progress = false;
+  data::synthesize_dataset(so);
+  fs::create_directories(dir / "in");
+  io::write_png(dir / "in/plain.png", cv::Mat(64, 64, CV_8U, cv::Scalar(90)));
+  // A U-Net whose head bias of +20 makes every pixel certain: every image is positive.
+  models::ModelSpec spec;
+  spec.arch = "unet";
+  spec.encoder = "resnet18";
+  spec.in_channels = 1;
+  spec.decoder_channels = {32, 16, 16, 8, 8};
+  torch::manual_seed(1);
+  auto model = models::build_model(spec);
+  {
+    torch::NoGradGuard g;
+    for (auto& p : model->named_parameters())
+      if (p.key() == "segmentation_head.0.bias") p.value().fill_(20.0f);
+  }
+  const nlohmann::json meta{{"input", {{"size", 64}, {"channels", 1}, {"normalize", "none"}}}};
+  const std::string ckpt = dir / "seg.ckpt";
+  models::save_checkpoint(ckpt, models::make_checkpoint(*model, spec, models::TrainState{{}, meta.dump()}));
+  const auto r = test::run_ptx("predict --checkpoint " + ckpt + " --input " + (dir / "synth") + " " + (dir / "in") +
+                               " --out " + (dir / "out") + " --dicom-seg --dicom-sc --tta none --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["images"], 3);
+  EXPECT_EQ(j["dicom_seg"], 2);
+  EXPECT_EQ(j["dicom_sc"], 2);
+  EXPECT_EQ(j["dicom_skipped"], 1);
+  EXPECT_EQ(j["dicom_failed"], 0);
+  EXPECT_NE(r.err.find("not DICOM"), std::string::npos);  // the warning
+  EXPECT_FALSE(fs::exists(dir / "out/seg/plain.dcm"));
+  int checked = 0;
+  for (const auto& e : fs::directory_iterator(dir / "out/seg")) {
+    const std::string id = e.path().stem().string();
+    const io::DicomSeg seg = io::read_dicom_seg(e.path().string());
+    const cv::Mat mask = io::read_gray_image(dir / ("out/masks/" + id + ".png"));
+    EXPECT_EQ(cv::norm(seg.mask, mask, cv::NORM_INF), 0) << id;
+    EXPECT_EQ(seg.referenced_sop_instance_uid, id);  // a challenge DICOM's file stem is its SOPInstanceUID
+    EXPECT_TRUE(fs::exists(dir / ("out/sc/" + id + ".dcm")));
+    EXPECT_EQ(io::read_dicom_meta(dir / ("out/sc/" + id + ".dcm")).rows, mask.rows);
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2);
+}
