@@ -84,6 +84,18 @@ TEST(DistributedEnv, NamesTheMissingOrBadVariable) {
   EXPECT_NE(test::error_of([&] { env_of(bad); }).find("MASTER_PORT=port"), std::string::npos);
 }
 
+TEST(TrainDistributed, WithoutTheTorchrunEnvironmentTheCommandSaysWhatToSet) {
+  if (std::getenv("WORLD_SIZE")) GTEST_SKIP() << "WORLD_SIZE is set in this environment";
+  test::TempDir dir;
+  const std::string config = dir / "c.yaml";
+  core::write_file_atomic(config, "data: {index: " + test::synthetic_training_index() + ", channels: 1, size: 64}\n");
+  const auto r = test::run_ptx("train " + config + " --distributed --set output=" + dir / "out");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("WORLD_SIZE is not set"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("torchrun"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "out"));
+}
+
 TEST(DistributedContext, OneProcessIsRankZeroAndCollectivesAreNoOps) {
   train::DistributedContext single;
   EXPECT_EQ(single.rank(), 0);
