@@ -120,11 +120,12 @@ TEST(DistributedContext, TwoRanksBroadcastAverageAndSum) {
   const auto rank_main = [port](int rank) {
     auto ctx = train::DistributedContext::connect(loopback_env(rank, 2, port), torch::kCPU, std::chrono::seconds(30));
     Seen seen;
-    // Different weights and statistics on each rank before the broadcast.
-    torch::manual_seed(uint64_t(100 + rank));
+    // Different weights and statistics on each rank before the broadcast (set, not drawn: the
+    // two threads share LibTorch's generator).
     torch::nn::Sequential model(torch::nn::Linear(3, 4), torch::nn::BatchNorm1d(4));
     {
       torch::NoGradGuard no_grad;
+      model->named_parameters()["0.weight"].copy_(double(1 - 2 * rank) * torch::arange(12, torch::kFloat).view({4, 3}));
       model->named_buffers()["1.running_mean"].fill_(double(rank + 1));
     }
     ctx->broadcast_model(*model);
@@ -151,10 +152,8 @@ TEST(DistributedContext, TwoRanksBroadcastAverageAndSum) {
   auto f1 = std::async(std::launch::async, rank_main, 1);
   const Seen s0 = f0.get(), s1 = f1.get();
 
-  torch::manual_seed(100);  // rank 0's weights, as built there
-  torch::nn::Sequential rank0(torch::nn::Linear(3, 4), torch::nn::BatchNorm1d(4));
   for (const Seen* s : {&s0, &s1}) {
-    EXPECT_TRUE(torch::equal(s->weight, rank0->named_parameters()["0.weight"]));
+    EXPECT_TRUE(torch::equal(s->weight, torch::arange(12, torch::kFloat).view({4, 3})));  // rank 0's
     EXPECT_TRUE(torch::equal(s->running_mean, torch::ones({4})));  // rank 0's statistics
     EXPECT_TRUE(torch::allclose(s->grad_small_buckets, 1.5 * torch::arange(1, 13, torch::kFloat).view({4, 3})));
     EXPECT_EQ(s->small_buckets, 3u);  // weight (48 B); bias 16 B + bn weight 16 B; bn bias
