@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -260,19 +261,24 @@ seed: 7
     // (b) they equal the single process's within 1e-5.
     max_vs_single = std::max(max_vs_single, (t0 - w.state_dict.at(name)).abs().max().item<double>());
     if (const auto* p = initial_state.find(name)) max_moved = std::max(max_moved, (t0 - *p).abs().max().item<double>());
-    if (const auto* b = initial_buffers.find(name))  // frozen batch norm: running statistics untouched
+    if (const auto* b = initial_buffers.find(name)) {  // frozen batch norm: running statistics untouched
       EXPECT_TRUE(torch::equal(t0, *b)) << name;
+    }
   }
+  std::printf("distributed vs single process: max weight difference %.3g (weights moved up to %.3g)\n", max_vs_single,
+              max_moved);
   EXPECT_LT(max_vs_single, 1e-5);
   EXPECT_GT(max_moved, 1e-3);  // the comparison is not between untrained models
 
   // The logged curves agree: the train loss is averaged over both ranks' images, rank 0 validates.
+  // (Losses to 1e-4: they amplify the weights' ~1e-6 rounding differences through the network,
+  // and validation batches differ too, 2 against 4.)
   const auto h = nlohmann::json::parse(slurp(dir / "single/history.json"));
   const auto hd = nlohmann::json::parse(slurp(dir / "dist/history.json"));
   ASSERT_EQ(h.size(), 2u);
   ASSERT_EQ(hd.size(), 2u);
   for (size_t e = 0; e < 2; ++e) {
-    EXPECT_NEAR(hd[e]["train_loss"].get<double>(), h[e]["train_loss"].get<double>(), 1e-5) << "epoch " << e + 1;
-    EXPECT_NEAR(hd[e]["valid_loss"].get<double>(), h[e]["valid_loss"].get<double>(), 1e-5) << "epoch " << e + 1;
+    EXPECT_NEAR(hd[e]["train_loss"].get<double>(), h[e]["train_loss"].get<double>(), 1e-4) << "epoch " << e + 1;
+    EXPECT_NEAR(hd[e]["valid_loss"].get<double>(), h[e]["valid_loss"].get<double>(), 1e-4) << "epoch " << e + 1;
   }
 }
