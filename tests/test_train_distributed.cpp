@@ -197,7 +197,7 @@ model: {arch: unet, encoder: resnet18, decoder_channels: [16, 16, 8, 8, 8]}
 sampler: {mode: shuffle}
 augment: [{type: hflip, p: 0.5}]
 loss: {type: bce}
-optimizer: {type: sgd, lr: 0.05, momentum: 0.9}
+optimizer: {type: sgd, lr: 0.01, momentum: 0.9}
 scheduler: {type: constant}
 freeze_batch_norm: true
 epochs: 2
