@@ -169,3 +169,36 @@ TEST(Loader, StacksMultiLabelTargets) {
   EXPECT_TRUE(torch::equal(b->targets, torch::tensor({1.0f, 1.0f, 0.0f, 1.0f, 0.0f, 0.0f}).reshape({3, 2})));  // Effusion, Mass
   EXPECT_TRUE(torch::equal(b->labels, torch::tensor({0.0f, 1.0f, 0.0f})));
 }
+
+// A distributed rank's shard, loaded with position_offset = rank and position_stride = world,
+// augments every sample exactly as the whole epoch's loader does at that sample's position.
+TEST(Loader, ShardPositionsAugmentAsTheWholeEpoch) {
+  test::TempDir dir;
+  const auto rows = test::write_square_set(dir.path(), 8, 64);
+  const data::TrainDataset ds(dir.path().string(), rows, {});
+  const data::Pipeline aug = data::Pipeline::from_yaml_string(kAugment);
+  const std::vector<std::size_t> epoch{3, 1, 4, 0, 5, 2, 7, 6};
+  const auto whole = load_all(ds, epoch, &aug, 1, 8);
+  ASSERT_EQ(whole.size(), 1u);
+  bool differs_unkeyed = false;
+  for (int rank = 0; rank < 2; ++rank) {
+    const auto part = data::shard(epoch, rank, 2);
+    data::LoaderOptions o;
+    o.batch_size = 4;
+    o.workers = 1;
+    o.position_offset = std::size_t(rank);
+    o.position_stride = 2;
+    data::Loader loader(ds, part, &aug, 77, o);
+    const auto b = loader.next();
+    ASSERT_TRUE(b.has_value());
+    const auto plain = load_all(ds, part, &aug, 1, 4);  // positions of the shard itself
+    for (int64_t k = 0; k < 4; ++k) {
+      const int64_t pos = 2 * k + rank;
+      EXPECT_EQ(b->indices[size_t(k)], epoch[size_t(pos)]);
+      EXPECT_TRUE(torch::equal(b->images[k], whole[0].images[pos])) << "rank " << rank << " sample " << k;
+      EXPECT_TRUE(torch::equal(b->masks[k], whole[0].masks[pos]));
+      differs_unkeyed = differs_unkeyed || !torch::equal(plain[0].images[k], whole[0].images[pos]);
+    }
+  }
+  EXPECT_TRUE(differs_unkeyed);  // without the option the shard's augmentation differs
+}

@@ -1,4 +1,5 @@
 // ptx train CONFIG.yaml: training from a YAML configuration, chained parts in turn.
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -22,6 +23,8 @@ struct TrainArgs {
   std::string config, device = "cpu";
   std::vector<std::string> overrides;
   bool resume = false;
+  bool distributed = false;
+  double dist_timeout = 1800;  // seconds
 };
 }  // namespace
 
@@ -32,6 +35,14 @@ void add_train(CLI::App& root, const Globals& g) {
   cmd->add_option("--set", a->overrides, "override a key (in every part) before checking: --set epochs=1 --set optimizer.lr=1e-5");
   cmd->add_flag("--resume", a->resume, "continue an interrupted run from its last.ckpt (finished parts are skipped)");
   cmd->add_option("--device", a->device, "cpu or cuda:N")->capture_default_str();
+  cmd->add_flag("--distributed", a->distributed,
+                "data-parallel training: one process per rank, started with RANK, WORLD_SIZE, MASTER_ADDR and "
+                "MASTER_PORT set (as torchrun does); batch_size is per process, rank 0 writes the output");
+  cmd->add_option("--dist-timeout", a->dist_timeout,
+                  "--distributed: seconds to wait for the other ranks (connecting, and at every exchange: rank 0's "
+                  "validation included)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->callback([a, &g] {
     const YAML::Node config = train::load_config_file(a->config);
     // --set applies to every part, after the parts are merged: the command line wins.
@@ -49,26 +60,50 @@ void add_train(CLI::App& root, const Globals& g) {
     train::TrainOptions options;
     options.device = parse_device(a->device);
     options.progress = !g.quiet;
+    std::unique_ptr<train::DistributedContext> dist;
+    if (a->distributed) {
+      const auto env = train::distributed_env();
+      dist = train::DistributedContext::connect(
+          env, options.device, std::chrono::milliseconds(int64_t(a->dist_timeout * 1000)));
+      if (!dist->is_main()) {  // rank 0 speaks for all
+        core::set_quiet(true);
+        options.progress = false;
+      }
+      core::info("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world) + " connected through " +
+                 env.master_addr + ":" + std::to_string(env.master_port));
+      options.distributed = dist.get();
+    }
+    const bool is_main = !dist || dist->is_main();
     nlohmann::json results = nlohmann::json::array();
     for (size_t i = 0; i < parts.size(); ++i) {
       const fs::path done = fs::path(parts[i].output) / "done.json";
-      if (a->resume && fs::exists(done)) {
-        results.push_back(nlohmann::json::parse(core::read_file(done)));
-        options.init_checkpoint = results.back().value("best_checkpoint", "");
+      // Rank 0's folder decides (the other ranks may not see it).
+      bool finished = a->resume && is_main && fs::exists(done);
+      bool resume = a->resume && is_main && fs::exists(fs::path(parts[i].output) / "last.ckpt");
+      if (dist) {
+        finished = dist->broadcast_flag(finished);
+        resume = dist->broadcast_flag(resume);
+      }
+      if (finished) {
+        if (is_main) {
+          results.push_back(nlohmann::json::parse(core::read_file(done)));
+          options.init_checkpoint = results.back().value("best_checkpoint", "");
+        }
         core::info("part " + std::to_string(i) + " already finished: " + parts[i].output);
         continue;
       }
-      options.resume = a->resume && fs::exists(fs::path(parts[i].output) / "last.ckpt");
+      options.resume = resume;
       if (parts.size() > 1) core::info("part " + std::to_string(i) + " of " + std::to_string(parts.size()));
       const auto r = train::train_model(parts[i], options);
       const nlohmann::json summary{{"output", parts[i].output},           {"best_epoch", r.best_epoch},
                                    {"best_score", r.best_score},           {"best_triplet", r.best_triplet.str()},
                                    {"best_checkpoint", r.best_checkpoint}, {"epochs", r.history.size()},
                                    {"stop_reason", r.stop_reason}};
-      core::write_file_atomic(done, summary.dump(2) + "\n");
+      if (is_main) core::write_file_atomic(done, summary.dump(2) + "\n");
       results.push_back(summary);
       options.init_checkpoint = r.best_checkpoint;  // the next part starts from this part's best
     }
+    if (!is_main) return;  // rank 0 reports
     if (g.json) {
       std::cout << nlohmann::json{{"parts", results}}.dump() << "\n";
       return;

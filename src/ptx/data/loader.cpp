@@ -45,7 +45,7 @@ Batch Loader::build(std::size_t b, Pipeline* augment) const {
   batch.first = first;
   for (std::size_t pos = first; pos < last && !stop_; ++pos) {
     const std::size_t index = order_[pos];
-    if (augment) augment->seed(derive_seed(seed_, pos));
+    if (augment) augment->seed(derive_seed(seed_, options_.position_offset + pos * options_.position_stride));
     const Example ex = dataset_.get(index, augment);
     const std::size_t k = pos - first;
     if (k == 0) {

@@ -12,7 +12,9 @@
 //   data::Pipeline augment = data::Pipeline::from_yaml(config["augment"]);
 //   for (int e = start_epoch; e < epochs; ++e) {
 //     auto order = data::shard(sampler.epoch(e), rank, world);  // rank 0 of 1: the whole epoch
-//     data::Loader loader(train, order, &augment, data::derive_seed(sampler.epoch_seed(e), rank), loader_options);
+//     loader_options.position_offset = rank;                   // seeds by position in the epoch
+//     loader_options.position_stride = world;
+//     data::Loader loader(train, order, &augment, sampler.epoch_seed(e), loader_options);
 //     while (auto batch = loader.next()) ...batch->images, batch->masks, batch->labels...
 //   }
 // Validation: Loader(valid, all_indices(valid), nullptr, 0, options).
@@ -48,6 +50,10 @@ struct LoaderOptions {
   int workers = 2;     // loading threads; 0 = load in the consumer's thread
   int prefetch = 0;    // batches loaded ahead of the consumer; 0 = 2 * max(1, workers)
   bool drop_last = false;
+  // Position p of the order is augmented as position position_offset + p * position_stride of a
+  // larger order: a distributed rank's shard (offset rank, stride world, see shard()) augments
+  // every sample exactly as a single process loading the whole epoch does.
+  std::size_t position_offset = 0, position_stride = 1;
 };
 
 class Loader {

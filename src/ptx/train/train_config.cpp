@@ -91,7 +91,7 @@ TrainConfig parse_train_config(const YAML::Node& node, const std::string& config
   check_keys(node, where,
              {"data", "model", "pretrained", "sampler", "augment", "loss", "optimizer", "scheduler", "epochs",
               "batch_size", "accumulate", "clip_grad_norm", "early_stopping", "top_k", "validation", "swa",
-              "snapshots", "aux_weight", "output", "seed", "minutes"});
+              "snapshots", "aux_weight", "output", "seed", "minutes", "freeze_batch_norm"});
   TrainConfig c;
   const std::string data_where = key_path(where, "data");
   const YAML::Node data = node["data"];
@@ -170,6 +170,7 @@ TrainConfig parse_train_config(const YAML::Node& node, const std::string& config
   }
   c.snapshots = read<bool>(node, "snapshots", false, where, "true or false");
   c.aux_weight = read<double>(node, "aux_weight", 0.4, where, "a number");
+  c.freeze_batch_norm = read<bool>(node, "freeze_batch_norm", false, where, "true or false");
   c.output = resolve(read<std::string>(node, "output", "runs/train", where, "a path"), config_dir);
   c.seed = read<uint64_t>(node, "seed", 42, where, "an integer");
   c.minutes = read<double>(node, "minutes", 0.0, where, "a number");

@@ -44,6 +44,10 @@ struct TrainConfig {
   int swa_every = 1;
   bool snapshots = false;            // keep a checkpoint at every cosine-restart cycle end
   double aux_weight = 0.4;           // weight of the auxiliary head's BCE (model.aux_head)
+  // Batch-norm layers stay in eval mode while training: normalised by their running statistics,
+  // which stay as loaded (pretrained); their scale and shift still train. Small batches; and a
+  // sample's gradient then does not depend on its batch (distributed runs equal one process).
+  bool freeze_batch_norm = false;
   std::string output = "runs/train"; // checkpoints and logs
   uint64_t seed = 42;
   double minutes = 0;                // time budget: no epoch starts that would end past it (0: none)

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 
@@ -113,6 +114,12 @@ RunData load_data(const TrainConfig& c) {
   return d;
 }
 
+// Batch-norm layers to eval mode (running statistics, not updated), the rest left as they are.
+void freeze_batch_norm(torch::nn::Module& model) {
+  for (const auto& m : model.modules(/*include_self=*/false))
+    if (m->as<torch::nn::BatchNorm1d>() || m->as<torch::nn::BatchNorm2d>() || m->as<torch::nn::BatchNorm3d>()) m->eval();
+}
+
 // The checkpoint's "input" block: what ptx predict needs to feed the model as training did.
 json input_json(const TrainConfig& c) {
   return json{{"size", c.data.size}, {"channels", c.data.channels}, {"normalize", c.data.normalize}};
@@ -128,22 +135,41 @@ class Run {
     build();
     int first_epoch = 0;
     if (o_.resume) first_epoch = resume();
-    else if (fs::exists(out_ / "last.ckpt"))
+    else if (is_main() && fs::exists(out_ / "last.ckpt"))
       throw core::Error(out_.string() + " already holds a run (last.ckpt): pass --resume to continue it, or choose another output");
-    fs::create_directories(out_);
-    core::info("training " + c_.model.arch + "/" + c_.model.encoder + " on " + std::to_string(data_.train->size()) +
-               " images, validating on " + std::to_string(data_.valid->size()) + "; output " + out_.string());
+    if (is_main()) fs::create_directories(out_);
+    // Every rank starts from rank 0's weights (its pretrained or chained start, its resumed state).
+    dist().broadcast_model(*model_);
+    if (is_main())
+      core::info("training " + c_.model.arch + "/" + c_.model.encoder + " on " + std::to_string(data_.train->size()) +
+                 " images" +
+                 (dist().distributed() ? " (" + std::to_string(dist().world()) + " processes, batch " +
+                                             std::to_string(c_.batch_size) + " each)"
+                                       : "") +
+                 ", validating on " + std::to_string(data_.valid->size()) + "; output " + out_.string());
 
     double last_epoch_seconds = 0;
     result_.stop_reason = "epochs";
     for (int e = first_epoch; e < c_.epochs; ++e) {
-      if (c_.minutes > 0 && seconds_since(started) + last_epoch_seconds > c_.minutes * 60) {
+      bool out_of_time = c_.minutes > 0 && seconds_since(started) + last_epoch_seconds > c_.minutes * 60;
+      if (c_.minutes > 0) out_of_time = dist().broadcast_flag(out_of_time);  // rank 0's clock decides
+      if (out_of_time) {
         result_.stop_reason = "time budget";
         break;
       }
       const auto t0 = Clock::now();
       EpochRecord r = train_epoch(e);
-      const Validation v = validate();
+      // Batch-norm running statistics: rank 0's everywhere (as DDP's broadcast_buffers).
+      dist().broadcast_buffers(*model_);
+      // Rank 0 validates; the others take its loss and score (the schedule and early stopping
+      // then decide alike on every rank).
+      Validation v;
+      if (is_main()) v = validate();
+      if (dist().distributed()) {
+        const auto got = dist().broadcast({v.loss, v.score});
+        v.loss = got[0];
+        v.score = got[1];
+      }
       r.valid_loss = v.loss;
       r.score = has_validation() ? v.score : -r.train_loss;
       r.triplet = v.triplet;
@@ -154,20 +180,27 @@ class Run {
       if (swa_ && swa_when_.due(e)) swa_->update(*model_);
       result_.history.push_back(r);
       save_epoch(e, r);
-      write_logs();
-      report(r);
+      if (is_main()) {
+        write_logs();
+        report(r);
+      }
       if (c_.patience > 0 && r.epoch - result_.best_epoch >= c_.patience) {
         result_.stop_reason = "early stopping";
         break;
       }
     }
-    if (swa_ && swa_->count() > 0) finish_swa();
+    if (const char* path = std::getenv("PTX_DEBUG_WEIGHTS_OUT"); path && *path)
+      models::save_checkpoint(path, models::make_checkpoint(*model_, spec_));
+    if (is_main() && swa_ && swa_->count() > 0) finish_swa();
     result_.last_checkpoint = (out_ / "last.ckpt").string();
+    dist().barrier();  // the other ranks return once rank 0's files are written
     return result_;
   }
 
  private:
   bool has_validation() const { return data_.valid->size() > 0; }
+  DistributedContext& dist() { return o_.distributed ? *o_.distributed : single_; }
+  bool is_main() const { return !o_.distributed || o_.distributed->is_main(); }
 
   void build() {
     torch::manual_seed(c_.seed);
@@ -181,11 +214,12 @@ class Run {
     if (!c_.classifier() && spec_.classes != 1)
       throw core::Error("model.classes: segmentation trains one class (pneumothorax), got " + std::to_string(spec_.classes));
     model_ = models::build_model(spec_);
-    if (!o_.resume && !c_.pretrained.empty()) {
+    // Only rank 0 reads the starting weights: broadcast_model gives them to the others.
+    if (is_main() && !o_.resume && !c_.pretrained.empty()) {
       const auto file = models::read_weights(c_.pretrained);
       core::info("pretrained: " + models::import_weights(*model_, spec_, file.tensors).describe());
     }
-    if (!o_.resume && !o_.init_checkpoint.empty()) {
+    if (is_main() && !o_.resume && !o_.init_checkpoint.empty()) {
       const auto ck = models::load_checkpoint(o_.init_checkpoint);
       models::load_named_tensors(*model_, ck.state_dict);
       core::info("starting from " + o_.init_checkpoint);
@@ -208,7 +242,11 @@ class Run {
   // returns the epoch to continue with.
   int resume() {
     const fs::path last = out_ / "last.ckpt";
-    if (!fs::exists(last)) throw core::Error(last.string() + ": nothing to resume; run without --resume to start");
+    if (!fs::exists(last))
+      throw core::Error(last.string() + ": nothing to resume; run without --resume to start" +
+                        (dist().distributed() ? std::string(" (with --distributed every rank reads it: put the output "
+                                                            "folder on a file system all ranks share)")
+                                              : std::string()));
     const auto ck = models::load_checkpoint(last.string());
     if (!ck.train_state) throw core::Error(last.string() + ": no training state to resume from");
     models::load_named_tensors(*model_, ck.state_dict);
@@ -230,24 +268,34 @@ class Run {
     result_.best_triplet = post::Triplet::parse(st.at("best_triplet").get<std::string>());
     if (result_.best_epoch > 0) result_.best_checkpoint = (out_ / "best.ckpt").string();
     const int epoch = st.at("epoch");
-    core::info("resuming " + out_.string() + " after epoch " + std::to_string(epoch));
+    if (is_main()) core::info("resuming " + out_.string() + " after epoch " + std::to_string(epoch));
     return epoch;
   }
 
   EpochRecord train_epoch(int e) {
     // Everything random in epoch e derives from (seed, e): a resumed run continues the same curve.
-    torch::manual_seed(data::derive_seed(c_.seed, uint64_t(e)));
-    const auto order = sampler_->epoch(e);
+    // (Other ranks than 0 draw their own dropout masks.)
+    const uint64_t epoch_seed = data::derive_seed(c_.seed, uint64_t(e));
+    torch::manual_seed(dist().rank() == 0 ? epoch_seed : data::derive_seed(epoch_seed, uint64_t(dist().rank())));
+    auto order = sampler_->epoch(e);
     data::LoaderOptions lo;
+    if (dist().distributed()) {
+      // This rank's positions rank, rank + world, ... of the epoch, augmented as those positions
+      // are in one process: world ranks with batch B see what one process with batch world x B does.
+      order = data::shard(order, dist().rank(), dist().world());
+      lo.position_offset = size_t(dist().rank());
+      lo.position_stride = size_t(dist().world());
+    }
     lo.batch_size = c_.batch_size;
     lo.workers = c_.data.workers;
     lo.drop_last = order.size() > size_t(c_.batch_size);  // batch norm needs more than one sample
     data::Loader loader(*data_.train, order, &augment_, sampler_->epoch_seed(e), lo);
     model_->train();
+    if (c_.freeze_batch_norm) freeze_batch_norm(*model_);
     const int64_t batches = int64_t(loader.batches());
     const int64_t steps = (batches + c_.accumulate - 1) / c_.accumulate;
     core::ProgressBar bar("epoch " + std::to_string(e + 1) + "/" + std::to_string(c_.epochs), size_t(batches));
-    if (!o_.progress) bar.set_enabled(false);
+    if (!o_.progress || !is_main()) bar.set_enabled(false);
     EpochRecord r;
     r.epoch = e + 1;
     double loss_sum = 0;
@@ -267,6 +315,7 @@ class Run {
                           " holds the last good epoch); lower optimizer.lr or set clip_grad_norm");
       (loss / double(c_.accumulate)).backward();
       if (++micro % c_.accumulate == 0 || micro == batches) {
+        dist().all_reduce_gradients(optimizer_->parameters());  // the mean over the ranks (same batch count on each)
         if (c_.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(optimizer_->parameters(), c_.clip_grad_norm);
         optimizer_->step();
         optimizer_->zero_grad();
@@ -282,8 +331,9 @@ class Run {
     }
     bar.finish();
     r.lr = optimizer_->lr();
-    r.train_loss = images ? loss_sum / double(images) : 0.0;
-    r.images_per_s = double(images) / std::max(1e-9, seconds_since(t0));
+    const auto totals = dist().all_reduce_sum({loss_sum, double(images)});  // over every rank's images
+    r.train_loss = totals[1] > 0 ? totals[0] / totals[1] : 0.0;
+    r.images_per_s = totals[1] / std::max(1e-9, seconds_since(t0));
     return r;
   }
 
@@ -383,17 +433,16 @@ class Run {
       top_.push_back({r.epoch, r.score});
       std::stable_sort(top_.begin(), top_.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
       if (int(top_.size()) > c_.top_k) {
-        fs::remove(out_ / ("epoch-" + std::to_string(1000 + top_.back().first).substr(1) + ".ckpt"));
+        if (is_main()) fs::remove(out_ / ("epoch-" + std::to_string(1000 + top_.back().first).substr(1) + ".ckpt"));
         top_.pop_back();
       }
     }
+    if (better) result_.best_checkpoint = (out_ / "best.ckpt").string();
+    if (!is_main()) return;  // rank 0 alone writes files
     json meta{{"input", input_json(c_)}, {"epoch", r.epoch}, {"score", r.score}, {"triplet", r.triplet.str()}};
     const auto weights_only = models::make_checkpoint(*model_, spec_, models::TrainState{{}, meta.dump()});
     if (enters_top) models::save_checkpoint((out_ / epoch_name).string(), weights_only);
-    if (better) {
-      models::save_checkpoint((out_ / "best.ckpt").string(), weights_only);
-      result_.best_checkpoint = (out_ / "best.ckpt").string();
-    }
+    if (better) models::save_checkpoint((out_ / "best.ckpt").string(), weights_only);
     if (c_.snapshots && scheduler_->cycle_ends(e))
       models::save_checkpoint((out_ / ("snapshot-" + std::to_string(1000 + r.epoch).substr(1) + ".ckpt")).string(), weights_only);
 
@@ -484,6 +533,7 @@ class Run {
 
   const TrainConfig& c_;
   const TrainOptions& o_;
+  DistributedContext single_;  // one process: every collective a no-op
   fs::path out_;
   RunData data_;
   models::ModelSpec spec_;

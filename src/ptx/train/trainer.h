@@ -10,6 +10,9 @@
 // atomically: last.ckpt (with the whole training state, for --resume), epoch-NNN.ckpt for the top
 // k, best.ckpt, snapshot-NN.ckpt at cosine-restart cycle ends, swa.ckpt, history.csv,
 // history.json and curves.png.
+//
+// Debugging: with the environment variable PTX_DEBUG_WEIGHTS_OUT set, every process writes its
+// model's final weights (before SWA) there as a checkpoint; the distributed test compares them.
 #pragma once
 #include <torch/torch.h>
 
@@ -19,6 +22,7 @@
 #include <vector>
 
 #include "ptx/post/triplet.h"
+#include "ptx/train/distributed.h"
 #include "ptx/train/train_config.h"
 
 namespace ptx::train {
@@ -37,6 +41,12 @@ struct TrainOptions {
   bool resume = false;         // continue from <output>/last.ckpt
   bool progress = true;        // progress bars on a terminal
   std::string init_checkpoint; // weights to start from (a chained part's predecessor's best)
+  // Data-parallel training (distributed.h); null: one process. Each rank trains on its shard of
+  // every epoch with batch_size samples per step (the effective batch is world x batch_size),
+  // gradients averaged over the ranks. Rank 0 alone validates, writes checkpoints and logs and
+  // reports; the other ranks receive its results. --resume needs the output folder readable by
+  // every rank (a shared file system); pretrained and init_checkpoint are read by rank 0 only.
+  DistributedContext* distributed = nullptr;
 };
 
 struct TrainResult {
