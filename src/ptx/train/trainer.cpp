@@ -442,7 +442,12 @@ class Run {
     json meta{{"input", input_json(c_)}, {"epoch", r.epoch}, {"score", r.score}, {"triplet", r.triplet.str()}};
     const auto weights_only = models::make_checkpoint(*model_, spec_, models::TrainState{{}, meta.dump()});
     if (enters_top) models::save_checkpoint((out_ / epoch_name).string(), weights_only);
-    if (better) models::save_checkpoint((out_ / "best.ckpt").string(), weights_only);
+    if (better) {  // the best epoch is always in the top k: best.ckpt is a second name for its file
+      const fs::path temp = out_ / "best.ckpt.tmp.link";
+      fs::remove(temp);
+      fs::create_hard_link(out_ / epoch_name, temp);
+      fs::rename(temp, out_ / "best.ckpt");  // atomic, as every checkpoint write
+    }
     if (c_.snapshots && scheduler_->cycle_ends(e))
       models::save_checkpoint((out_ / ("snapshot-" + std::to_string(1000 + r.epoch).substr(1) + ".ckpt")).string(), weights_only);
 
