@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "ptx/core/error.h"
+#include "ptx/core/strings.h"
 #include "ptx/data/augment_transforms.h"
 #include "ptx/data/seed.h"
 
@@ -138,12 +139,6 @@ void Pipeline::restore(const std::string& state) {
 
 namespace {
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const std::string& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
-
 std::string scalar_text(const YAML::Node& n) {
   if (n.IsScalar()) return "'" + n.Scalar() + "'";
   if (n.IsSequence()) return "a list";
@@ -166,7 +161,7 @@ class Fields {
     for (const auto& kv : node_) {
       const std::string key = kv.first.as<std::string>();
       if (std::find(keys.begin(), keys.end(), key) == keys.end())
-        throw core::Error(path_ + "." + key + ": unknown key for " + type + "; valid keys: " + join(keys));
+        throw core::Error(path_ + "." + key + ": unknown key for " + type + "; valid keys: " + core::join(keys));
     }
   }
   std::string path(const std::string& key) const { return path_ + "." + key; }
@@ -205,7 +200,7 @@ class Fields {
     if (!n) return def;
     const std::string v = n.IsScalar() ? n.Scalar() : "";
     if (std::find(choices.begin(), choices.end(), v) == choices.end())
-      throw core::Error(path(key) + ": got " + scalar_text(n) + "; valid choices: " + join(choices));
+      throw core::Error(path(key) + ": got " + scalar_text(n) + "; valid choices: " + core::join(choices));
     return v;
   }
   Border border() const {
@@ -347,11 +342,11 @@ std::vector<std::string> type_names() {
 std::unique_ptr<Transform> make_transform(const YAML::Node& node, const std::string& path) {
   if (!node.IsMap()) throw core::Error(path + ": expected a map like {type: hflip, p: 0.5}, got " + scalar_text(node));
   const YAML::Node type_node = node["type"];
-  if (!type_node) throw core::Error(path + ".type: missing; valid types: " + join(type_names()));
+  if (!type_node) throw core::Error(path + ".type: missing; valid types: " + core::join(type_names()));
   const std::string type = type_node.IsScalar() ? type_node.Scalar() : "";
   const auto it = types().find(type);
   if (it == types().end())
-    throw core::Error(path + ".type: unknown transform " + scalar_text(type_node) + "; valid types: " + join(type_names()));
+    throw core::Error(path + ".type: unknown transform " + scalar_text(type_node) + "; valid types: " + core::join(type_names()));
   const Fields f(node, path, type, it->second.keys);
   const double p = f.number("p", it->second.default_p, 0, 1);
   if (type != "one_of") return it->second.make(f, p);

@@ -3,21 +3,17 @@
 #include <algorithm>
 
 #include "ptx/core/error.h"
+#include "ptx/core/strings.h"
 #include "ptx/models/complexity.h"
 
 namespace ptx::models {
 
 std::vector<CatalogEntry> model_catalog(const CatalogOptions& options,
                                         const std::function<void(size_t, size_t)>& progress) {
-  const auto list = [](const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& n : v) s += (s.empty() ? "" : ", ") + n;
-    return s;
-  };
   std::vector<std::string> archs = arch_names();
   if (!options.arch.empty()) {
     if (std::find(archs.begin(), archs.end(), options.arch) == archs.end())
-      throw core::Error("unknown arch '" + options.arch + "': valid values are " + list(archs));
+      throw core::Error("unknown arch '" + options.arch + "': valid values are " + core::join(archs));
     archs = {options.arch};
   }
   std::vector<ModelSpec> specs;
@@ -36,7 +32,7 @@ std::vector<CatalogEntry> model_catalog(const CatalogOptions& options,
     }
   }
   if (!options.encoder.empty() && specs.empty())
-    throw core::Error("unknown encoder '" + options.encoder + "': valid values are " + list(every_encoder));
+    throw core::Error("unknown encoder '" + options.encoder + "': valid values are " + core::join(every_encoder));
 
   std::vector<CatalogEntry> out;
   for (const auto& spec : specs) {

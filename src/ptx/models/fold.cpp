@@ -31,6 +31,18 @@ nn::Conv2d fold_batch_norm_into(const nn::Conv2d& conv, const nn::BatchNorm2d& b
   return folded;
 }
 
+torch::Tensor batch_norm_unless_folded(nn::BatchNorm2d& bn, const torch::Tensor& x) {
+  return bn ? bn->forward(x) : x;
+}
+
+void fold_registered_pair(nn::Module& parent, nn::Conv2d& conv, const std::string& conv_name, nn::BatchNorm2d& bn,
+                          const std::string& bn_name) {
+  if (!bn) return;  // already folded
+  conv = parent.replace_module(conv_name, fold_batch_norm_into(conv, bn));
+  parent.unregister_module(bn_name);
+  bn = nullptr;
+}
+
 nn::Sequential fold_sequential(const nn::Sequential& seq) {
   nn::Sequential out;
   out->train(seq->is_training());

@@ -2,6 +2,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <string>
+
 #include "ptx/models/model.h"
 
 namespace ptx::models {
@@ -10,6 +12,14 @@ namespace ptx::models {
 // mode: w' = w * s, b' = beta + (b - mean) * s with s = gamma / sqrt(var + eps). conv and bn are
 // left untouched; the caller puts the result in conv's place and removes bn.
 torch::nn::Conv2d fold_batch_norm_into(const torch::nn::Conv2d& conv, const torch::nn::BatchNorm2d& bn);
+
+// bn(x), or x once bn has been folded into the convolution before it (an empty holder).
+torch::Tensor batch_norm_unless_folded(torch::nn::BatchNorm2d& bn, const torch::Tensor& x);
+
+// Folds bn into conv, both registered in parent (as conv_name and bn_name): the folded convolution
+// takes conv's place, bn is unregistered and its holder emptied. Folding twice changes nothing.
+void fold_registered_pair(torch::nn::Module& parent, torch::nn::Conv2d& conv, const std::string& conv_name,
+                          torch::nn::BatchNorm2d& bn, const std::string& bn_name);
 
 // A copy of seq in which every Conv2d directly followed by a BatchNorm2d is folded with it and
 // the BatchNorm2d left out; the other children are kept (shared), in order.

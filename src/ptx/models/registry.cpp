@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "ptx/core/error.h"
+#include "ptx/core/strings.h"
 #include "ptx/models/decoders/attention_unet.h"
 #include "ptx/models/decoders/fcdensenet.h"
 #include "ptx/models/decoders/unet.h"
@@ -38,16 +39,10 @@ EncoderFactory densenet(const std::string& name) { return family<DenseNetOptions
 EncoderFactory efficientnet(const std::string& name) { return family<EfficientNetOptions, EfficientNetImpl>(name, true); }
 EncoderFactory vgg(const std::string& name) { return family<VGGOptions, VGGImpl>(name, true); }
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
-
 const EncoderEntry& find_encoder(const std::string& name) {
   for (const auto& e : encoder_table())
     if (e.name == name) return e;
-  throw core::Error("unknown encoder '" + name + "': valid encoders are " + join(encoder_names()));
+  throw core::Error("unknown encoder '" + name + "': valid encoders are " + core::join(encoder_names()));
 }
 
 void check_positive(const char* what, int64_t v) {
@@ -66,7 +61,7 @@ const std::vector<std::string> kSpecKeys{"arch",          "encoder",          "i
 void check_arch(const std::string& arch) {
   const auto archs = arch_names();
   if (std::find(archs.begin(), archs.end(), arch) == archs.end())
-    throw core::Error("unknown arch '" + arch + "': valid archs are " + join(archs));
+    throw core::Error("unknown arch '" + arch + "': valid archs are " + core::join(archs));
 }
 
 // The encoder of a spec whose arch takes registry encoders; the error lists what this arch takes.
@@ -79,7 +74,7 @@ const EncoderEntry& find_encoder_for(const ModelSpec& spec) {
     note = " (FC-DenseNets are built by arch fcdensenet or classifier)";
   if (spec.encoder == "none") note = " ('none', a standalone encoder, is for arch attention_unet)";
   throw core::Error("unknown encoder '" + spec.encoder + "' for arch " + spec.arch + note + ": valid encoders are " +
-                    join(valid));
+                    core::join(valid));
 }
 
 std::vector<int64_t> decoder_channels_or_default(const ModelSpec& spec) {
@@ -96,7 +91,7 @@ std::vector<int64_t> decoder_channels_or_default(const ModelSpec& spec) {
 ModelPtr build_fcdensenet(const ModelSpec& spec) {
   if (!FCDenseNetOptions::is_name(spec.encoder))
     throw core::Error("arch " + spec.arch + " takes an FC-DenseNet encoder, not '" + spec.encoder +
-                      "': valid encoders are " + join(FCDenseNetOptions::names()));
+                      "': valid encoders are " + core::join(FCDenseNetOptions::names()));
   if (spec.encoder_depth != 5)
     throw core::Error("model spec: an FC-DenseNet has 5 dense blocks: encoder_depth must be 5, got " +
                       std::to_string(spec.encoder_depth));
@@ -129,7 +124,7 @@ void to_json(nlohmann::json& j, const ModelSpec& spec) {
 }
 
 void from_json(const nlohmann::json& j, ModelSpec& spec) {
-  if (!j.is_object()) throw core::Error("model spec: expected an object with keys " + join(kSpecKeys));
+  if (!j.is_object()) throw core::Error("model spec: expected an object with keys " + core::join(kSpecKeys));
   ModelSpec out;
   for (const auto& [key, value] : j.items()) {
     const auto wrong = [&](const char* type) {
@@ -156,7 +151,7 @@ void from_json(const nlohmann::json& j, ModelSpec& spec) {
         out.decoder_channels.push_back(c.get<int64_t>());
       }
     } else {
-      throw core::Error("model spec: unknown key '" + key + "': valid keys are " + join(kSpecKeys));
+      throw core::Error("model spec: unknown key '" + key + "': valid keys are " + core::join(kSpecKeys));
     }
   }
   spec = std::move(out);
@@ -220,7 +215,7 @@ ModelPtr build_model(const ModelSpec& spec) {
     throw core::Error("model spec: dropout must be in [0, 1), got " + std::to_string(spec.dropout));
   const auto& attentions = decoder_attention_names();
   if (std::find(attentions.begin(), attentions.end(), spec.attention) == attentions.end())
-    throw core::Error("model spec: unknown attention '" + spec.attention + "': valid values are " + join(attentions));
+    throw core::Error("model spec: unknown attention '" + spec.attention + "': valid values are " + core::join(attentions));
   if (spec.arch == "classifier") {
     if (spec.aux_head) throw core::Error("model spec: a classifier has no auxiliary head: remove aux_head");
     if (spec.attention != "none")

@@ -3,25 +3,20 @@
 #include <algorithm>
 
 #include "ptx/core/error.h"
+#include "ptx/core/strings.h"
 
 namespace ptx::train {
-
-std::string join_names(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
 
 JsonOptions::JsonOptions(const nlohmann::json& config, std::string context,
                          std::vector<std::string> valid_keys)
     : config_(config), context_(std::move(context)) {
   if (!config_.is_object())
-    throw core::Error(context_ + ": expected an object with keys " + join_names(valid_keys) + ", got " +
+    throw core::Error(context_ + ": expected an object with keys " + core::join(valid_keys) + ", got " +
                       config_.dump());
   for (const auto& item : config_.items())
     if (std::find(valid_keys.begin(), valid_keys.end(), item.key()) == valid_keys.end())
       throw core::Error(context_ + ": unknown key '" + item.key() + "': valid keys are " +
-                        join_names(valid_keys));
+                        core::join(valid_keys));
 }
 
 void JsonOptions::wrong(const std::string& key, const char* expected) const {
@@ -68,7 +63,7 @@ std::string JsonOptions::choice(const std::string& key, const std::string& fallb
                                 const std::vector<std::string>& choices) const {
   const auto value = string(key, fallback);
   if (std::find(choices.begin(), choices.end(), value) == choices.end())
-    throw core::Error(context_ + ": '" + key + "' is '" + value + "': valid values are " + join_names(choices));
+    throw core::Error(context_ + ": '" + key + "' is '" + value + "': valid values are " + core::join(choices));
   return value;
 }
 

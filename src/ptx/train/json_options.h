@@ -10,8 +10,6 @@
 
 namespace ptx::train {
 
-// "a, b, c"
-std::string join_names(const std::vector<std::string>& names);
 
 class JsonOptions {
  public:

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "ptx/core/error.h"
+#include "ptx/core/strings.h"
 #include "ptx/train/json_options.h"
 
 namespace ptx::train {
@@ -170,12 +171,12 @@ std::vector<std::string> keys_of(const std::string& type) {
 
 std::string type_of(const nlohmann::json& config, const std::string& context) {
   if (!config.is_object() || !config.contains("type") || !config.at("type").is_string())
-    throw core::Error(context + ": expected an object with a string 'type' (one of " + join_names(loss_types()) +
+    throw core::Error(context + ": expected an object with a string 'type' (one of " + core::join(loss_types()) +
                       "), got " + config.dump());
   const auto type = config.at("type").get<std::string>();
   const auto types = loss_types();
   if (std::find(types.begin(), types.end(), type) == types.end())
-    throw core::Error(context + ": unknown type '" + type + "': valid types are " + join_names(types));
+    throw core::Error(context + ": unknown type '" + type + "': valid types are " + core::join(types));
   return type;
 }
 

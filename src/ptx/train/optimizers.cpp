@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "ptx/core/error.h"
+#include "ptx/core/strings.h"
 #include "ptx/train/json_options.h"
 #include "ptx/train/radam.h"
 
@@ -44,7 +45,7 @@ std::unique_ptr<torch::optim::Optimizer> build(const OptimizerConfig& c, const s
   if (c.type == "radam")
     return std::make_unique<RAdam>(torch_groups(groups),
                                    RAdamOptions(c.lr).betas(betas).eps(c.eps).weight_decay(c.weight_decay));
-  throw core::Error("optimizer: unknown type '" + c.type + "': valid types are " + join_names(optimizer_types()));
+  throw core::Error("optimizer: unknown type '" + c.type + "': valid types are " + core::join(optimizer_types()));
 }
 
 // The named slots of one parameter's state, and its step count (-1: the type keeps none).

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "ptx/core/error.h"
+#include "ptx/core/strings.h"
 #include "ptx/train/json_options.h"
 #include "ptx/train/optimizers.h"
 
@@ -299,7 +300,7 @@ std::vector<std::string> scheduler_types() {
 
 SchedulerPtr make_scheduler(const nlohmann::json& config, double base_lr) {
   if (!config.is_object() || !config.contains("type") || !config.at("type").is_string())
-    throw core::Error("schedule: expected an object with a string 'type' (one of " + join_names(scheduler_types()) +
+    throw core::Error("schedule: expected an object with a string 'type' (one of " + core::join(scheduler_types()) +
                       "), got " + config.dump());
   const auto type = config.at("type").get<std::string>();
   const std::string context = "schedule '" + type + "'";
@@ -385,7 +386,7 @@ SchedulerPtr make_scheduler(const nlohmann::json& config, double base_lr) {
     }
     return std::make_unique<SequenceScheduler>(std::move(built));
   }
-  throw core::Error("schedule: unknown type '" + type + "': valid types are " + join_names(scheduler_types()));
+  throw core::Error("schedule: unknown type '" + type + "': valid types are " + core::join(scheduler_types()));
 }
 
 }  // namespace ptx::train

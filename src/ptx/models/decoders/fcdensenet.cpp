@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "ptx/core/error.h"
+#include "ptx/core/strings.h"
 #include "ptx/models/decoders/blocks.h"
 
 namespace ptx::models {
@@ -29,12 +30,6 @@ nn::Sequential transition_down(int64_t channels, double dropout) {
   t->push_back("drop", nn::Dropout2d(nn::Dropout2dOptions(dropout)));
   t->push_back("maxpool", nn::MaxPool2d(nn::MaxPool2dOptions(2)));
   return t;
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
 }
 
 }  // namespace
@@ -66,7 +61,7 @@ FCDenseNetOptions FCDenseNetOptions::named(const std::string& name) {
     o.bottleneck_layers = 15;
     o.growth_rate = 16;
   } else {
-    throw core::Error("unknown FC-DenseNet '" + name + "': valid names are " + join(names()));
+    throw core::Error("unknown FC-DenseNet '" + name + "': valid names are " + core::join(names()));
   }
   return o;
 }

@@ -1,5 +1,6 @@
 #include "ptx/models/encoders/densenet.h"
 
+#include "ptx/models/encoders/named_configs.h"
 #include "ptx/core/error.h"
 #include "ptx/models/fold.h"
 
@@ -17,22 +18,7 @@ constexpr Config kConfigs[] = {
     {"densenet169", {6, 12, 32, 32}},
 };
 
-torch::Tensor norm(nn::BatchNorm2d& bn, const torch::Tensor& x) { return bn ? bn(x) : x; }
 
-// Puts conv + bn, folded, in conv's place in parent, then unregisters bn and empties its holder.
-void fold_pair(nn::Module& parent, nn::Conv2d& conv, const std::string& conv_name, nn::BatchNorm2d& bn,
-               const std::string& bn_name) {
-  if (!bn) return;  // already folded
-  conv = parent.replace_module(conv_name, fold_batch_norm_into(conv, bn));
-  parent.unregister_module(bn_name);
-  bn = nullptr;
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
 
 // Channels entering dense block b (0-based) and leaving it.
 struct Widths {
@@ -53,22 +39,14 @@ Widths widths_of(const DenseNetOptions& o) {
 }  // namespace
 
 DenseNetOptions DenseNetOptions::named(const std::string& name) {
-  for (const auto& c : kConfigs) {
-    if (name == c.name) {
-      DenseNetOptions o;
-      o.name = c.name;
-      o.block_config = c.block_config;
-      return o;
-    }
-  }
-  throw core::Error("unknown DenseNet '" + name + "': valid names are " + join(names()));
+  const auto& c = find_config(kConfigs, name, "DenseNet");
+  DenseNetOptions o;
+  o.name = c.name;
+  o.block_config = c.block_config;
+  return o;
 }
 
-std::vector<std::string> DenseNetOptions::names() {
-  std::vector<std::string> v;
-  for (const auto& c : kConfigs) v.emplace_back(c.name);
-  return v;
-}
+std::vector<std::string> DenseNetOptions::names() { return config_names(kConfigs); }
 
 DenseLayerImpl::DenseLayerImpl(int64_t in_features, int64_t growth_rate, int64_t bn_size, double drop_rate)
     : drop_rate_(drop_rate) {
@@ -82,12 +60,12 @@ DenseLayerImpl::DenseLayerImpl(int64_t in_features, int64_t growth_rate, int64_t
 torch::Tensor DenseLayerImpl::forward(const std::vector<torch::Tensor>& inputs) {
   const auto x = inputs.size() == 1 ? inputs.front() : torch::cat(inputs, 1);
   auto h = conv1(norm1(x).relu_());
-  h = conv2(norm(norm2, h).relu_());
+  h = conv2(batch_norm_unless_folded(norm2, h).relu_());
   if (drop_rate_ > 0) h = torch::dropout(h, drop_rate_, is_training());
   return h;
 }
 
-void DenseLayerImpl::fold_batch_norm() { fold_pair(*this, conv1, "conv1", norm2, "norm2"); }
+void DenseLayerImpl::fold_batch_norm() { fold_registered_pair(*this, conv1, "conv1", norm2, "norm2"); }
 
 DenseBlockImpl::DenseBlockImpl(int64_t num_layers, int64_t in_features, int64_t growth_rate, int64_t bn_size,
                                double drop_rate) {
@@ -167,7 +145,7 @@ DenseNetImpl::DenseNetImpl(const DenseNetOptions& options) : options_(options) {
 }
 
 void DenseNetImpl::fold_batch_norm() {
-  fold_pair(*features_, conv0, "conv0", norm0, "norm0");
+  fold_registered_pair(*features_, conv0, "conv0", norm0, "norm0");
   for (auto& block : blocks_) block->fold_batch_norm();
 }
 
@@ -181,7 +159,7 @@ std::vector<int64_t> DenseNetImpl::out_channels() const {
 std::vector<torch::Tensor> DenseNetImpl::features(const torch::Tensor& x) {
   std::vector<torch::Tensor> out{x};
   out.reserve(static_cast<size_t>(options_.depth) + 1);
-  auto h = norm(norm0, conv0(x)).relu_();
+  auto h = batch_norm_unless_folded(norm0, conv0(x)).relu_();
   out.push_back(h);
   if (!blocks_.empty()) h = torch::max_pool2d(h, {3, 3}, {2, 2}, {1, 1});
   for (size_t b = 0; b < blocks_.size(); ++b) {
@@ -204,7 +182,7 @@ torch::Tensor DenseNetImpl::forward(const torch::Tensor& x) {
 
 torch::Tensor DenseNetImpl::classifier_map(const torch::Tensor& x) {
   if (!classifier) return EncoderImpl::classifier_map(x);
-  auto h = torch::max_pool2d(norm(norm0, conv0(x)).relu_(), {3, 3}, {2, 2}, {1, 1});
+  auto h = torch::max_pool2d(batch_norm_unless_folded(norm0, conv0(x)).relu_(), {3, 3}, {2, 2}, {1, 1});
   for (size_t b = 0; b < blocks_.size(); ++b) {
     h = blocks_[b]->forward(h);
     if (b < transitions_.size()) h = transitions_[b]->forward(h).first;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <iterator>
 
+#include "ptx/models/encoders/named_configs.h"
 #include "ptx/core/error.h"
 #include "ptx/models/fold.h"
 
@@ -53,33 +54,20 @@ int64_t adjust_depth(int64_t layers, double depth_mult) {
   return static_cast<int64_t>(std::ceil(static_cast<double>(layers) * depth_mult));
 }
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
 
 }  // namespace
 
 EfficientNetOptions EfficientNetOptions::named(const std::string& name) {
-  for (const auto& c : kConfigs) {
-    if (name == c.name) {
-      EfficientNetOptions o;
-      o.name = c.name;
-      o.width_mult = c.width_mult;
-      o.depth_mult = c.depth_mult;
-      o.dropout = c.dropout;
-      return o;
-    }
-  }
-  throw core::Error("unknown EfficientNet '" + name + "': valid names are " + join(names()));
+  const auto& c = find_config(kConfigs, name, "EfficientNet");
+  EfficientNetOptions o;
+  o.name = c.name;
+  o.width_mult = c.width_mult;
+  o.depth_mult = c.depth_mult;
+  o.dropout = c.dropout;
+  return o;
 }
 
-std::vector<std::string> EfficientNetOptions::names() {
-  std::vector<std::string> v;
-  for (const auto& c : kConfigs) v.emplace_back(c.name);
-  return v;
-}
+std::vector<std::string> EfficientNetOptions::names() { return config_names(kConfigs); }
 
 // ---------------------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 #include "ptx/models/encoders/resnet.h"
 
+#include "ptx/models/encoders/named_configs.h"
 #include "ptx/core/error.h"
 #include "ptx/models/fold.h"
 
@@ -33,47 +34,24 @@ constexpr Config kConfigs[] = {
     {"resnet101", ResNetOptions::Block::bottleneck, {3, 4, 23, 3}},
 };
 
-// bn(x), or x once bn has been folded into the convolution before it.
-torch::Tensor norm(nn::BatchNorm2d& bn, const torch::Tensor& x) { return bn ? bn(x) : x; }
-
-// Puts conv + bn, folded, in conv's place in parent, then unregisters bn and empties its holder.
-void fold_pair(nn::Module& parent, nn::Conv2d& conv, nn::BatchNorm2d& bn, const std::string& n) {
-  if (!bn) return;  // already folded
-  conv = parent.replace_module("conv" + n, fold_batch_norm_into(conv, bn));
-  parent.unregister_module("bn" + n);
-  bn = nullptr;
-}
 
 int64_t expansion_of(ResNetOptions::Block b) {
   return b == ResNetOptions::Block::basic ? BasicBlockImpl::expansion : BottleneckImpl::expansion;
 }
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
 
 }  // namespace
 
 ResNetOptions ResNetOptions::named(const std::string& name) {
-  for (const auto& c : kConfigs) {
-    if (name == c.name) {
-      ResNetOptions o;
-      o.name = c.name;
-      o.block = c.block;
-      o.layers = c.layers;
-      return o;
-    }
-  }
-  throw core::Error("unknown ResNet '" + name + "': valid names are " + join(names()));
+  const auto& c = find_config(kConfigs, name, "ResNet");
+  ResNetOptions o;
+  o.name = c.name;
+  o.block = c.block;
+  o.layers = c.layers;
+  return o;
 }
 
-std::vector<std::string> ResNetOptions::names() {
-  std::vector<std::string> v;
-  for (const auto& c : kConfigs) v.emplace_back(c.name);
-  return v;
-}
+std::vector<std::string> ResNetOptions::names() { return config_names(kConfigs); }
 
 BasicBlockImpl::BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride) {
   conv1 = register_module("conv1", conv3x3(in_planes, planes, stride));
@@ -85,8 +63,8 @@ BasicBlockImpl::BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride
 }
 
 torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
-  auto out = norm(bn1, conv1(x)).relu_();
-  out = norm(bn2, conv2(out));
+  auto out = batch_norm_unless_folded(bn1, conv1(x)).relu_();
+  out = batch_norm_unless_folded(bn2, conv2(out));
   out += downsample ? downsample->forward(x) : x;
   return torch::relu_(out);
 }
@@ -103,23 +81,23 @@ BottleneckImpl::BottleneckImpl(int64_t in_planes, int64_t planes, int64_t stride
 }
 
 torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
-  auto out = norm(bn1, conv1(x)).relu_();
-  out = norm(bn2, conv2(out)).relu_();
-  out = norm(bn3, conv3(out));
+  auto out = batch_norm_unless_folded(bn1, conv1(x)).relu_();
+  out = batch_norm_unless_folded(bn2, conv2(out)).relu_();
+  out = batch_norm_unless_folded(bn3, conv3(out));
   out += downsample ? downsample->forward(x) : x;
   return torch::relu_(out);
 }
 
 void BasicBlockImpl::fold_batch_norm() {
-  fold_pair(*this, conv1, bn1, "1");
-  fold_pair(*this, conv2, bn2, "2");
+  fold_registered_pair(*this, conv1, "conv1", bn1, "bn1");
+  fold_registered_pair(*this, conv2, "conv2", bn2, "bn2");
   if (downsample) downsample = replace_module("downsample", fold_sequential(downsample));
 }
 
 void BottleneckImpl::fold_batch_norm() {
-  fold_pair(*this, conv1, bn1, "1");
-  fold_pair(*this, conv2, bn2, "2");
-  fold_pair(*this, conv3, bn3, "3");
+  fold_registered_pair(*this, conv1, "conv1", bn1, "bn1");
+  fold_registered_pair(*this, conv2, "conv2", bn2, "bn2");
+  fold_registered_pair(*this, conv3, "conv3", bn3, "bn3");
   if (downsample) downsample = replace_module("downsample", fold_sequential(downsample));
 }
 
@@ -169,7 +147,7 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
 }
 
 void ResNetImpl::fold_batch_norm() {
-  fold_pair(*this, conv1, bn1, "1");
+  fold_registered_pair(*this, conv1, "conv1", bn1, "bn1");
   for (auto& layer : layers_) {
     for (auto& block : layer->children()) {
       if (auto* basic = block->as<BasicBlock>())
@@ -190,7 +168,7 @@ std::vector<int64_t> ResNetImpl::out_channels() const {
 std::vector<torch::Tensor> ResNetImpl::features(const torch::Tensor& x) {
   std::vector<torch::Tensor> out{x};
   out.reserve(static_cast<size_t>(options_.depth) + 1);
-  auto h = norm(bn1, conv1(x)).relu_();
+  auto h = batch_norm_unless_folded(bn1, conv1(x)).relu_();
   out.push_back(h);
   for (size_t s = 0; s < layers_.size(); ++s) {
     h = layers_[s]->forward(s == 0 ? maxpool(h) : h);
@@ -207,7 +185,7 @@ torch::Tensor ResNetImpl::forward(const torch::Tensor& x) {
 torch::Tensor ResNetImpl::classifier_map(const torch::Tensor& x) {
   if (!fc) return EncoderImpl::classifier_map(x);
   // As features(x).back(), without keeping every intermediate map alive.
-  auto h = maxpool(norm(bn1, conv1(x)).relu_());
+  auto h = maxpool(batch_norm_unless_folded(bn1, conv1(x)).relu_());
   for (auto& layer : layers_) h = layer->forward(h);
   return h;
 }

@@ -1,5 +1,6 @@
 #include "ptx/models/encoders/senet.h"
 
+#include "ptx/models/encoders/named_configs.h"
 #include "ptx/core/error.h"
 #include "ptx/models/fold.h"
 
@@ -17,42 +18,19 @@ constexpr Config kConfigs[] = {
     {"se_resnext101_32x4d", {3, 4, 23, 3}},
 };
 
-// bn(x), or x once bn has been folded into the convolution before it.
-torch::Tensor norm(nn::BatchNorm2d& bn, const torch::Tensor& x) { return bn ? bn(x) : x; }
 
-// Puts conv + bn, folded, in conv's place in parent, then unregisters bn and empties its holder.
-void fold_pair(nn::Module& parent, nn::Conv2d& conv, nn::BatchNorm2d& bn, const std::string& n) {
-  if (!bn) return;  // already folded
-  conv = parent.replace_module("conv" + n, fold_batch_norm_into(conv, bn));
-  parent.unregister_module("bn" + n);
-  bn = nullptr;
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
 
 }  // namespace
 
 SENetOptions SENetOptions::named(const std::string& name) {
-  for (const auto& c : kConfigs) {
-    if (name == c.name) {
-      SENetOptions o;
-      o.name = c.name;
-      o.layers = c.layers;
-      return o;
-    }
-  }
-  throw core::Error("unknown SENet '" + name + "': valid names are " + join(names()));
+  const auto& c = find_config(kConfigs, name, "SENet");
+  SENetOptions o;
+  o.name = c.name;
+  o.layers = c.layers;
+  return o;
 }
 
-std::vector<std::string> SENetOptions::names() {
-  std::vector<std::string> v;
-  for (const auto& c : kConfigs) v.emplace_back(c.name);
-  return v;
-}
+std::vector<std::string> SENetOptions::names() { return config_names(kConfigs); }
 
 SEModuleImpl::SEModuleImpl(int64_t channels, int64_t reduction) {
   fc1 = register_module("fc1", nn::Conv2d(nn::Conv2dOptions(channels, channels / reduction, 1)));
@@ -89,17 +67,17 @@ SEResNeXtBottleneckImpl::SEResNeXtBottleneckImpl(int64_t in_planes, int64_t plan
 }
 
 torch::Tensor SEResNeXtBottleneckImpl::forward(const torch::Tensor& x) {
-  auto out = norm(bn1, conv1(x)).relu_();
-  out = norm(bn2, conv2(out)).relu_();
-  out = se_module(norm(bn3, conv3(out)));
+  auto out = batch_norm_unless_folded(bn1, conv1(x)).relu_();
+  out = batch_norm_unless_folded(bn2, conv2(out)).relu_();
+  out = se_module(batch_norm_unless_folded(bn3, conv3(out)));
   out += downsample ? downsample->forward(x) : x;
   return torch::relu_(out);
 }
 
 void SEResNeXtBottleneckImpl::fold_batch_norm() {
-  fold_pair(*this, conv1, bn1, "1");
-  fold_pair(*this, conv2, bn2, "2");
-  fold_pair(*this, conv3, bn3, "3");
+  fold_registered_pair(*this, conv1, "conv1", bn1, "bn1");
+  fold_registered_pair(*this, conv2, "conv2", bn2, "bn2");
+  fold_registered_pair(*this, conv3, "conv3", bn3, "bn3");
   if (downsample) downsample = replace_module("downsample", fold_sequential(downsample));
 }
 
@@ -109,13 +87,13 @@ SENetStemImpl::SENetStemImpl(int64_t in_channels, int64_t planes) {
   bn1 = register_module("bn1", nn::BatchNorm2d(planes));
 }
 
-torch::Tensor SENetStemImpl::forward(const torch::Tensor& x) { return norm(bn1, conv1(x)).relu_(); }
+torch::Tensor SENetStemImpl::forward(const torch::Tensor& x) { return batch_norm_unless_folded(bn1, conv1(x)).relu_(); }
 
 torch::Tensor SENetStemImpl::pool(const torch::Tensor& x) const {
   return torch::max_pool2d(x, {3, 3}, {2, 2}, {0, 0}, {1, 1}, /*ceil_mode=*/true);
 }
 
-void SENetStemImpl::fold_batch_norm() { fold_pair(*this, conv1, bn1, "1"); }
+void SENetStemImpl::fold_batch_norm() { fold_registered_pair(*this, conv1, "conv1", bn1, "bn1"); }
 
 SENetImpl::SENetImpl(const SENetOptions& options) : options_(options) {
   const auto& o = options_;

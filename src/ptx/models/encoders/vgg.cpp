@@ -1,5 +1,6 @@
 #include "ptx/models/encoders/vgg.h"
 
+#include "ptx/models/encoders/named_configs.h"
 #include "ptx/core/error.h"
 #include "ptx/models/fold.h"
 
@@ -22,34 +23,21 @@ const Config kConfigs[] = {
     {"vgg16_bn", &kConfigD, true},
 };
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
 
 bool is_pool(const nn::AnyModule& m) { return m.ptr()->as<nn::MaxPool2d>() != nullptr; }
 
 }  // namespace
 
 VGGOptions VGGOptions::named(const std::string& name) {
-  for (const auto& c : kConfigs) {
-    if (name == c.name) {
-      VGGOptions o;
-      o.name = c.name;
-      o.config = *c.config;
-      o.batch_norm = c.batch_norm;
-      return o;
-    }
-  }
-  throw core::Error("unknown VGG '" + name + "': valid names are " + join(names()));
+  const auto& c = find_config(kConfigs, name, "VGG");
+  VGGOptions o;
+  o.name = c.name;
+  o.config = *c.config;
+  o.batch_norm = c.batch_norm;
+  return o;
 }
 
-std::vector<std::string> VGGOptions::names() {
-  std::vector<std::string> v;
-  for (const auto& c : kConfigs) v.emplace_back(c.name);
-  return v;
-}
+std::vector<std::string> VGGOptions::names() { return config_names(kConfigs); }
 
 VGGImpl::VGGImpl(const VGGOptions& options) : options_(options) {
   const auto& o = options_;
