@@ -1,8 +1,10 @@
 // End-to-end prediction: 1024x1024 JPEG Baseline DICOMs (ptx synth phantoms) to RLE rows with
 // U-Net ResNet34 at 512 and flip TTA, through `ptx::predict::predict_files` (reader thread, the
 // fast path, both flip views in one batch), against the Python peer (bench/peer_predict.py:
-// pydicom, OpenCV, PyTorch channels-last + inference mode, NumPy RLE) on the same files.
+// pydicom, OpenCV, PyTorch channels-last + inference mode, NumPy RLE) on the same files; in fp32,
+// and in bf16 (ptx --precision bf16; the peer's model and input in torch.bfloat16).
 //   build/bench/bench_predict [images=16]
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -11,6 +13,7 @@
 #include "ptx/data/synth.h"
 #include "ptx/models/checkpoint.h"
 #include "ptx/models/registry.h"
+#include "ptx/post/probability_map.h"
 #include "ptx/predict/predict_files.h"
 
 namespace fs = std::filesystem;
@@ -35,20 +38,43 @@ int main(int argc, char** argv) {
   const std::string ckpt = (work / "unet.ckpt").string();
   models::save_checkpoint(ckpt, models::make_checkpoint(*model, spec, models::TrainState{{}, meta.dump()}));
 
-  const auto segmenter = predict::Ensemble::load({ckpt}, {}, torch::kCPU);
-  predict::PredictOptions o;
-  o.inputs = {so.out + "/dicom-images-train"};
-  o.out = (work / "out").string();
-  o.hflip = true;
-  const auto s = predict::predict_files(segmenter, predict::Ensemble(), o);
-  const double ptx = double(s.images) / s.seconds;
-  const auto peer = bench::run_json(std::string(bench::python()) + " " PTX_BENCH_DIR "/peer_predict.py --dicom " + o.inputs[0] +
-                                    " --threads " + std::to_string(threads));
-  const double py = peer["images_per_s"].get<double>();
+  // ptx in fp32 and bf16 (probability maps kept to measure how far bf16 moves them), then Python.
+  const auto run_ptx = [&](predict::Precision precision, const std::string& name) {
+    const auto segmenter = predict::Ensemble::load({ckpt}, {}, torch::kCPU, 0, precision);
+    predict::PredictOptions o;
+    o.inputs = {so.out + "/dicom-images-train"};
+    o.out = (work / name).string();
+    o.image.hflip = true;
+    o.save_probabilities = true;
+    const auto s = predict::predict_files(segmenter, predict::Ensemble(), o);
+    return double(s.images) / s.seconds;
+  };
+  const double ptx32 = run_ptx(predict::Precision::fp32, "fp32");
+  const double ptx16 = run_ptx(predict::Precision::bf16, "bf16");
+  double max_diff = 0;
+  for (const auto& f : fs::directory_iterator(work / "fp32" / "probabilities")) {
+    const cv::Mat a = post::read_probability_map(f.path().string());
+    const cv::Mat b = post::read_probability_map((work / "bf16" / "probabilities" / f.path().filename()).string());
+    cv::Mat d;
+    cv::absdiff(a, b, d);
+    double m = 0;
+    cv::minMaxLoc(d, nullptr, &m);
+    max_diff = std::max(max_diff, m / 65535.0);
+  }
+  const auto peer = [&](const char* extra) {
+    return bench::run_json(std::string(bench::python()) + " " PTX_BENCH_DIR "/peer_predict.py --dicom " + so.out +
+                           "/dicom-images-train --threads " + std::to_string(threads) + extra)["images_per_s"]
+        .get<double>();
+  };
+  const double py32 = peer(""), py16 = peer(" --bf16");
   std::printf("End-to-end prediction, %d JPEG DICOMs 1024x1024 -> RLE, U-Net ResNet34 at 512, flip TTA, %d threads\n\n",
               images, threads);
-  std::printf("| ptx images/s | Python images/s | ptx / Python | target |\n|---:|---:|---:|---:|\n");
-  std::printf("| %.2f | %.2f | %.2fx | 1.4x |\n\npeak RSS %.0f MiB\n", ptx, py, ptx / py, bench::peak_rss_mib());
+  std::printf("| precision | ptx images/s | Python images/s | ptx / Python fp32 | ptx / Python same precision | target |\n"
+              "|---|---:|---:|---:|---:|---:|\n");
+  std::printf("| fp32 | %.2f | %.2f | %.2fx | %.2fx | 1.4x |\n", ptx32, py32, ptx32 / py32, ptx32 / py32);
+  std::printf("| bf16 | %.2f | %.2f | %.2fx | %.2fx | 1.4x |\n", ptx16, py16, ptx16 / py32, ptx16 / py16);
+  std::printf("\nbf16 against fp32: largest probability difference %.4f\npeak RSS %.0f MiB\n", max_diff,
+              bench::peak_rss_mib());
   fs::remove_all(work);
   return 0;
 }

@@ -42,9 +42,11 @@ def main():
     ap.add_argument("--dicom", required=True, help="folder of .dcm files")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--bf16", action="store_true", help="model and input in torch.bfloat16")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    model = Unet().eval().to(memory_format=torch.channels_last)
+    dtype = torch.bfloat16 if a.bf16 else torch.float32
+    model = Unet().eval().to(memory_format=torch.channels_last).to(dtype)
     mean, std = 0.449, 0.226
     files = sorted(glob.glob(os.path.join(a.dicom, "**", "*.dcm"), recursive=True))
     rows = []
@@ -55,9 +57,9 @@ def main():
         img = pydicom.dcmread(f).pixel_array.astype(np.uint8)
         small = cv2.resize(img, (a.size, a.size), interpolation=cv2.INTER_AREA)
         x = torch.from_numpy((small.astype(np.float32) / 255 - mean) / std)[None, None].repeat(1, 3, 1, 1)
-        x = torch.cat([x, x.flip(3)]).contiguous(memory_format=torch.channels_last)
+        x = torch.cat([x, x.flip(3)]).to(dtype).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
-            p = torch.sigmoid(model(x))
+            p = torch.sigmoid(model(x).float())
         p = ((p[0, 0] + p[1, 0].flip(1)) / 2).numpy()
         full = cv2.resize(p, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
         rows.append(rle_relative((full > 0.5).astype(np.uint8)))

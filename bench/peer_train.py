@@ -35,18 +35,25 @@ def main():
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--bf16", action="store_true", help="mixed precision: torch.autocast('cpu', torch.bfloat16)")
+    ap.add_argument("--channels-last", action="store_true", help="model and input in channels-last memory format")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     model = Unet().train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     x = torch.randn(a.batch, 3, a.size, a.size)
+    if a.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     y = (torch.rand(a.batch, 1, a.size, a.size) > 0.9).float()
     times = []
     for i in range(a.warmup + a.steps):
         t = time.perf_counter()
         opt.zero_grad()
-        loss = combo_loss(model(x), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
+            logits = model(x)
+        loss = combo_loss(logits.float(), y)
         loss.backward()
         opt.step()
         if i >= a.warmup:

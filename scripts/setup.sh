@@ -12,7 +12,7 @@ PACKAGES=(
   libopencv-dev libdeflate-dev                         # image resize, JPEG decoding, CLAHE; fast PNG deflate
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev      # configs, CLI, JSON
   libgtest-dev libgmock-dev libbenchmark-dev           # tests and benchmarks
-  libcpp-httplib-dev                                   # ptx serve
+  libcpp-httplib-dev libssl-dev                        # ptx serve (HTTP; SHA-256 of checkpoints)
   python3-torch python3-torchvision python3-numpy      # reference outputs in parity tests
   python3-pydicom python3-opencv                       # the Python peer in bench/
   chromium chromium-driver                             # browser test of ptx serve

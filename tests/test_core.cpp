@@ -3,9 +3,11 @@
 #include <filesystem>
 
 #include "ptx/core/atomic_file.h"
+#include "ptx/core/base64.h"
 #include "ptx/core/error.h"
 #include "ptx/core/progress.h"
 #include "ptx/core/safe_name.h"
+#include "ptx/core/sha256.h"
 #include "test_support.h"
 
 using namespace ptx;
@@ -51,4 +53,26 @@ TEST(Progress, FormatsDurations) {
   bar.set_enabled(false);
   bar.tick(3);
   EXPECT_EQ(bar.done(), 3u);
+}
+
+TEST(Base64, MatchesRfc4648AndRoundTrips) {
+  // RFC 4648's test vectors.
+  const std::vector<std::pair<std::string, std::string>> vectors{
+      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, encoded] : vectors) {
+    EXPECT_EQ(ptx::core::base64_encode(plain), encoded);
+    EXPECT_EQ(ptx::core::base64_decode(encoded), plain);
+  }
+  std::string bytes;
+  for (int i = 0; i < 256; ++i) bytes += char(i);
+  EXPECT_EQ(ptx::core::base64_decode(ptx::core::base64_encode(bytes)), bytes);
+  EXPECT_EQ(ptx::core::base64_decode("Zm9v\nYmFy"), "foobar");  // line breaks are skipped
+  EXPECT_THROW(ptx::core::base64_decode("Zm9*"), ptx::core::Error);
+}
+
+TEST(Sha256, MatchesTheKnownDigestOfAbc) {
+  ptx::test::TempDir dir;
+  ptx::core::write_file_atomic(dir / "abc", "abc");
+  EXPECT_EQ(ptx::core::sha256_file_hex(dir / "abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_THROW(ptx::core::sha256_file_hex(dir / "missing"), ptx::core::Error);
 }

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "checkpoint_fixture.h"
 #include "ptx/core/atomic_file.h"
 #include "ptx/data/synth.h"
 #include "ptx/io/csv.h"
@@ -14,34 +15,10 @@
 
 using namespace ptx;
 namespace fs = std::filesystem;
+using test::small_unet;
+using test::write_checkpoint;
 
 namespace {
-
-// A checkpoint of `spec` with its weights as built (seeded), input size 64, grey, no normalisation.
-// bias, when given, is written into the last layer's bias (a segmentation head or classifier).
-std::string write_checkpoint(const test::TempDir& dir, const std::string& name, models::ModelSpec spec,
-                             std::optional<float> bias = {}) {
-  torch::manual_seed(1);
-  auto model = models::build_model(spec);
-  if (bias) {
-    torch::NoGradGuard g;
-    for (auto& p : model->named_parameters())
-      if (p.key() == "segmentation_head.0.bias" || p.key() == "fc.bias") p.value().fill_(*bias);
-  }
-  const nlohmann::json meta{{"input", {{"size", 64}, {"channels", 1}, {"normalize", "none"}}}, {"triplet", "0.5,0,0.5"}};
-  const std::string path = dir / name;
-  models::save_checkpoint(path, models::make_checkpoint(*model, spec, models::TrainState{{}, meta.dump()}));
-  return path;
-}
-
-models::ModelSpec small_unet() {
-  models::ModelSpec s;
-  s.arch = "unet";
-  s.encoder = "resnet18";
-  s.in_channels = 1;
-  s.decoder_channels = {32, 16, 16, 8, 8};
-  return s;
-}
 
 std::vector<std::vector<std::string>> read_rows(const std::string& path) {
   io::CsvReader r(path);
@@ -132,6 +109,20 @@ TEST(Predict, FlipTtaAveragesTheMirroredView) {
   cv::Mat plain_b;
   cv::flip(e.segment(mirrored, false), plain_b, 1);
   EXPECT_GT(cv::norm(e.segment(img, false), plain_b, cv::NORM_INF), 1e-4);
+}
+
+TEST(Predict, Bf16PrecisionStaysCloseToFp32) {
+  test::TempDir dir;
+  const std::string ckpt = write_checkpoint(dir, "seg.ckpt", small_unet());
+  const auto fp32 = predict::Ensemble::load({ckpt}, {}, torch::kCPU);
+  const auto bf16 = predict::Ensemble::load({ckpt}, {}, torch::kCPU, 0, predict::Precision::bf16);
+  const cv::Mat img = data::make_phantom(96, true, 4).image;
+  const cv::Mat a = fp32.segment(img, true), b = bf16.segment(img, true);
+  ASSERT_EQ(b.type(), CV_32F);
+  const double diff = cv::norm(a, b, cv::NORM_INF);
+  EXPECT_GT(diff, 0.0);   // it really ran in bfloat16
+  EXPECT_LT(diff, 0.05);  // 8 bits of mantissa: about two decimal digits of a probability
+  EXPECT_THROW(predict::parse_precision("fp16"), core::UsageError);
 }
 
 TEST(Predict, ABlendFileNamesTheEnsembleAndItsTriplet) {

@@ -11,11 +11,10 @@
 #include "ptx/core/error.h"
 #include "ptx/core/log.h"
 #include "ptx/core/progress.h"
-#include "ptx/core/safe_name.h"
 #include "ptx/io/csv.h"
 #include "ptx/io/image.h"
 #include "ptx/predict/gradcam.h"
-#include "radiograph_input.h"
+#include "ptx/predict/radiograph.h"
 
 namespace fs = std::filesystem;
 
@@ -51,7 +50,7 @@ void add_gradcam(CLI::App& root, const Globals& g) {
   cmd->add_flag("--save-heat", a->save_heat, "also write the heat map itself as <ImageId>_heat.png (8-bit grey)");
   cmd->add_option("--device", a->device, "cpu or cuda:N")->capture_default_str();
   cmd->callback([a, &g] {
-    const auto files = radiograph_files(a->inputs);
+    const auto files = predict::radiograph_files(a->inputs);
     const auto cam = predict::GradCam::load(a->checkpoint, parse_device(a->device), a->size);
     fs::create_directories(a->out);
     io::CsvWriter csv((fs::path(a->out) / "gradcam.csv").string(), {"ImageId", "probability", "score", "peak_x", "peak_y"});
@@ -60,10 +59,10 @@ void add_gradcam(CLI::App& root, const Globals& g) {
     size_t written = 0, failed = 0;
     for (const auto& file : files) {
       bar.tick();
-      const std::string id = image_id_of(file);
       try {
-        if (!core::is_safe_file_stem(id)) throw core::Error("the file name cannot be an ImageId: " + core::unsafe_reason(id));
-        const cv::Mat gray = read_radiograph_gray(file);
+        const auto radiograph = predict::read_radiograph(file);
+        const std::string& id = radiograph.image_id;
+        const cv::Mat& gray = radiograph.gray;
         const auto r = cam.explain(gray, a->target);
         io::write_png((fs::path(a->out) / (id + ".png")).string(), predict::blend_heatmap(gray, r.heat, a->alpha));
         if (a->save_heat) {
@@ -76,7 +75,7 @@ void add_gradcam(CLI::App& root, const Globals& g) {
         csv.row({id, format(r.probability), format(r.score), std::to_string(peak.x), std::to_string(peak.y)});
         ++written;
       } catch (const core::Error& e) {
-        core::warn(file + ": " + e.what());
+        core::warn(e.what());  // names the file
         ++failed;
       }
     }

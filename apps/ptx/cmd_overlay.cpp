@@ -13,7 +13,7 @@
 #include "ptx/io/image.h"
 #include "ptx/io/label_csv.h"
 #include "ptx/post/overlay.h"
-#include "radiograph_input.h"
+#include "ptx/predict/radiograph.h"
 
 namespace fs = std::filesystem;
 
@@ -89,7 +89,7 @@ void add_overlay(CLI::App& root, const Globals& g) {
         titles.push_back(p.filename() == "masks" && p.has_parent_path() ? p.parent_path().filename().string()
                                                                         : p.filename().string());
       }
-    const auto files = radiograph_files(a->images);
+    const auto files = predict::radiograph_files(a->images);
     const bool single = ends_with_png(a->out);
     if (single && files.size() != 1)
       throw core::UsageError("--out " + a->out + " is one PNG but there are " + std::to_string(files.size()) +
@@ -99,8 +99,9 @@ void add_overlay(CLI::App& root, const Globals& g) {
     style.fill_alpha = a->alpha;
     size_t written = 0, missing = 0, no_truth = 0;
     for (const auto& file : files) {
-      const std::string id = image_id_of(file);
-      const cv::Mat gray = read_radiograph_gray(file);
+      const auto radiograph = predict::read_radiograph(file);
+      const std::string& id = radiograph.image_id;
+      const cv::Mat& gray = radiograph.gray;
       std::vector<cv::Mat> masks;
       std::vector<std::string> names = titles;
       for (size_t i = 0; i < a->mask_dirs.size(); ++i) {

@@ -25,5 +25,7 @@ void add_predict(CLI::App& root, const Globals& g);
 void add_train(CLI::App& root, const Globals& g);
 void add_overlay(CLI::App& root, const Globals& g);
 void add_gradcam(CLI::App& root, const Globals& g);
+void add_serve(CLI::App& root, const Globals& g);
+void add_demo(CLI::App& root, const Globals& g);
 
 }  // namespace ptx::app

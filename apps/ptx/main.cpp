@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   app::add_predict(root, g);
   app::add_overlay(root, g);
   app::add_gradcam(root, g);
+  app::add_serve(root, g);
+  app::add_demo(root, g);
 
   try {
     root.parse(argc, argv);

@@ -17,7 +17,7 @@ std::string format_duration(double seconds) {
 }
 
 ProgressBar::ProgressBar(std::string label, std::size_t total)
-    : label_(std::move(label)), total_(total), enabled_(::isatty(STDERR_FILENO) == 1),
+    : label_(std::move(label)), total_(total), terminal_(::isatty(STDERR_FILENO) == 1), enabled_(terminal_),
       start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
 
 ProgressBar::~ProgressBar() { finish(); }

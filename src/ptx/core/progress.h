@@ -17,8 +17,8 @@ class ProgressBar {
   // Text shown after the counts (e.g. "loss 0.231 lr 1e-04"), replaced by the next call.
   void set_status(std::string status);
   void finish();
-  // Forces drawing on or off (tests; the default follows isatty(stderr)).
-  void set_enabled(bool enabled) { enabled_ = enabled; }
+  // Turns drawing off, or back on; it is never on unless stderr is a terminal.
+  void set_enabled(bool enabled) { enabled_ = enabled && terminal_; }
   std::size_t done() const { return done_; }
   double elapsed_seconds() const;
 
@@ -27,6 +27,7 @@ class ProgressBar {
   std::string label_, status_;
   std::size_t total_;
   std::atomic<std::size_t> done_{0};
+  const bool terminal_;
   bool enabled_;
   bool finished_ = false;
   std::chrono::steady_clock::time_point start_, last_draw_;

@@ -27,13 +27,20 @@ CheckpointSettings checkpoint_settings(const models::Checkpoint& ck, const std::
   return s;
 }
 
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::fp32;
+  if (name == "bf16") return Precision::bf16;
+  throw core::UsageError("precision '" + name + "': expected fp32 or bf16");
+}
+
 Ensemble Ensemble::load(const std::vector<std::string>& paths, const std::vector<double>& weights,
-                        const torch::Device& device, int size) {
+                        const torch::Device& device, int size, Precision precision) {
   if (!weights.empty() && weights.size() != paths.size())
     throw core::UsageError("give one --weight per --checkpoint (" + std::to_string(paths.size()) + " checkpoints, " +
                            std::to_string(weights.size()) + " weights)");
   Ensemble e;
   e.device_ = device;
+  e.dtype_ = precision == Precision::bf16 ? torch::kBFloat16 : torch::kFloat32;
   for (size_t i = 0; i < paths.size(); ++i) {
     Member m;
     m.path = paths[i];
@@ -50,6 +57,7 @@ Ensemble Ensemble::load(const std::vector<std::string>& paths, const std::vector
     models::load_named_tensors(*m.model, ck.state_dict);
     m.model->to(device);
     models::prepare_for_inference(*m.model, /*channels_last=*/true);
+    m.model->to(e.dtype_);  // after folding, which is exact only in fp32
     e.weight_sum_ += m.weight;
     e.members_.push_back(std::move(m));
   }
@@ -66,9 +74,9 @@ torch::Tensor Ensemble::run(const Member& m, const cv::Mat& gray, bool hflip) co
   // Resized and normalised exactly as the training data set does it.
   auto x = data::image_to_tensor(data::resize_square(gray, m.input.size), m.input.channels, m.input.normalize).unsqueeze(0);
   if (hflip) x = torch::cat({x, x.flip({3})}, 0);  // both views in one batch
-  x = x.to(device_).contiguous(at::MemoryFormat::ChannelsLast);
+  x = x.to(device_, dtype_).contiguous(at::MemoryFormat::ChannelsLast);
   c10::InferenceMode guard;
-  auto p = torch::sigmoid(m.model->forward(x));
+  auto p = torch::sigmoid(m.model->forward(x).to(torch::kFloat32));
   if (hflip) p = (p.dim() == 4 ? (p[0] + p[1].flip({2})) : (p[0] + p[1])) * 0.5;
   else p = p[0];
   return p.to(torch::kCPU).contiguous();

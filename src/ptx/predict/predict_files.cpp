@@ -10,10 +10,7 @@
 
 #include "ptx/core/error.h"
 #include "ptx/core/progress.h"
-#include "ptx/core/safe_name.h"
-#include "ptx/data/siim_index.h"
 #include "ptx/io/csv.h"
-#include "ptx/io/dicom.h"
 #include "ptx/io/dicom_seg.h"
 #include "ptx/io/image.h"
 #include "ptx/io/rle.h"
@@ -26,48 +23,21 @@ namespace ptx::predict {
 
 namespace {
 
-struct Radiograph {
-  std::string path, image_id, error;
-  cv::Mat gray;
-  bool dicom = false;
-  double mm2_per_pixel = 0;  // 0: unknown (no PixelSpacing)
+// A radiograph read by the reader thread, or why it could not be.
+struct ReadResult {
+  std::string path, error;
+  Radiograph radiograph;
 };
 
-Radiograph read_radiograph(const std::string& path) {
-  Radiograph r;
+ReadResult read_input(const std::string& path) {
+  ReadResult r;
   r.path = path;
-  r.image_id = fs::path(path).stem().string();
   try {
-    if (!core::is_safe_file_stem(r.image_id))
-      throw core::Error("the file name cannot be an ImageId: " + core::unsafe_reason(r.image_id));
-    std::string ext = fs::path(path).extension().string();
-    for (auto& ch : ext) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-    if (ext == ".dcm") {
-      r.dicom = true;
-      auto d = io::read_dicom(path, /*with_float=*/false);
-      r.gray = d.gray8;
-      if (d.meta.pixel_spacing_row_mm && d.meta.pixel_spacing_col_mm)
-        r.mm2_per_pixel = *d.meta.pixel_spacing_row_mm * *d.meta.pixel_spacing_col_mm;
-    } else {
-      r.gray = io::read_gray_image(path);
-    }
+    r.radiograph = read_radiograph(path);
   } catch (const std::exception& e) {
     r.error = e.what();
   }
   return r;
-}
-
-std::vector<std::string> input_files(const std::vector<std::string>& inputs) {
-  std::vector<std::string> files, dirs;
-  for (const auto& in : inputs) {
-    if (fs::is_directory(in)) dirs.push_back(in);
-    else if (fs::is_regular_file(in)) files.push_back(in);
-    else throw core::Error(in + ": no such file or folder");
-  }
-  const auto found = data::find_files(dirs, {".dcm", ".png", ".jpg", ".jpeg"});
-  files.insert(files.end(), found.begin(), found.end());
-  if (files.empty()) throw core::Error("no DICOM, PNG or JPEG files in the inputs");
-  return files;
 }
 
 // Decodes files in order on its own thread, at most `ahead` images ahead of the consumer.
@@ -76,7 +46,7 @@ class Reader {
   Reader(std::vector<std::string> files, size_t ahead) : files_(std::move(files)), ahead_(ahead) {
     thread_ = std::thread([this] {
       for (const auto& f : files_) {
-        Radiograph r = read_radiograph(f);
+        ReadResult r = read_input(f);
         std::unique_lock<std::mutex> lock(mutex_);
         space_.wait(lock, [&] { return queue_.size() < ahead_ || stop_; });
         if (stop_) return;
@@ -93,11 +63,11 @@ class Reader {
     space_.notify_all();
     thread_.join();
   }
-  std::optional<Radiograph> next() {
+  std::optional<ReadResult> next() {
     if (taken_ == files_.size()) return std::nullopt;
     std::unique_lock<std::mutex> lock(mutex_);
     ready_.wait(lock, [&] { return !queue_.empty(); });
-    Radiograph r = std::move(queue_.front());
+    ReadResult r = std::move(queue_.front());
     queue_.pop_front();
     ++taken_;
     space_.notify_one();
@@ -107,7 +77,7 @@ class Reader {
  private:
   std::vector<std::string> files_;
   size_t ahead_, taken_ = 0;
-  std::deque<Radiograph> queue_;
+  std::deque<ReadResult> queue_;
   std::mutex mutex_;
   std::condition_variable ready_, space_;
   bool stop_ = false;
@@ -125,7 +95,7 @@ std::string format(double v, const char* f) {
 PredictSummary predict_files(const Ensemble& segmenter, const Ensemble& classifier, const PredictOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   if (segmenter.empty()) throw core::UsageError("give at least one segmentation --checkpoint");
-  const auto files = input_files(o.inputs);
+  const auto files = radiograph_files(o.inputs);
   fs::create_directories(fs::path(o.out) / "masks");
   if (o.save_probabilities) fs::create_directories(fs::path(o.out) / "probabilities");
   if (o.dicom_seg) fs::create_directories(fs::path(o.out) / "seg");
@@ -144,43 +114,36 @@ PredictSummary predict_files(const Ensemble& segmenter, const Ensemble& classifi
   while (auto r = reader.next()) {
     bar.tick();
     if (r->error.empty()) {
+      const Radiograph& in = r->radiograph;
       try {
-        double probability = 0;
-        cv::Mat mask;
-        const bool gated = !classifier.empty() && (probability = classifier.classify(r->gray, o.hflip)) < o.gate;
-        if (gated) {
-          mask = cv::Mat::zeros(r->gray.size(), CV_8U);
-          ++s.gated;
-        } else {
-          const cv::Mat p = segmenter.segment(r->gray, o.hflip);
-          if (classifier.empty()) cv::minMaxLoc(p, nullptr, &probability);
-          mask = post::apply_triplet(p, o.triplet);
-          if (o.save_probabilities)
-            post::write_probability_map((fs::path(o.out) / "probabilities" / (r->image_id + ".png")).string(), p);
-        }
-        io::write_png((fs::path(o.out) / "masks" / (r->image_id + ".png")).string(), mask);
-        const int area = cv::countNonZero(mask);
-        s.positive += area > 0;
-        csv.row({r->image_id, format(probability, "%.6f"), std::to_string(area),
-                 r->mm2_per_pixel > 0 ? format(area * r->mm2_per_pixel, "%.1f") : "", area ? io::rle_encode(mask) : "-1"});
+        const auto p = predict_image(segmenter, classifier, in.gray, o.image);
+        s.gated += p.gated;
+        if (o.save_probabilities && !p.gated)
+          post::write_probability_map((fs::path(o.out) / "probabilities" / (in.image_id + ".png")).string(),
+                                      p.probabilities);
+        io::write_png((fs::path(o.out) / "masks" / (in.image_id + ".png")).string(), p.mask);
+        s.positive += p.area > 0;
+        csv.row({in.image_id, format(p.probability, "%.6f"), std::to_string(p.area),
+                 in.mm2_per_pixel > 0 ? format(p.area * in.mm2_per_pixel, "%.1f") : "",
+                 p.area ? io::rle_encode(p.mask) : "-1"});
         ++s.images;
-        if ((o.dicom_seg || o.dicom_sc) && area > 0) {
-          if (!r->dicom) {
+        if ((o.dicom_seg || o.dicom_sc) && p.area > 0) {
+          if (!in.meta) {
             ++s.dicom_skipped;
           } else {
             // A DICOM output that cannot be written does not undo the prediction: it is listed.
             try {
               if (o.dicom_seg) {
-                io::write_dicom_seg((fs::path(o.out) / "seg" / (r->image_id + ".dcm")).string(), r->path, mask);
+                io::write_dicom_seg((fs::path(o.out) / "seg" / (in.image_id + ".dcm")).string(), in.path, p.mask);
                 ++s.dicom_seg;
               }
               if (o.dicom_sc) {
-                io::write_dicom_sc((fs::path(o.out) / "sc" / (r->image_id + ".dcm")).string(), r->path,
-                                   post::draw_overlay(r->gray, mask));
+                io::write_dicom_sc((fs::path(o.out) / "sc" / (in.image_id + ".dcm")).string(), in.path,
+                                   post::draw_overlay(in.gray, p.mask));
                 ++s.dicom_sc;
               }
             } catch (const core::Error& e) {
-              error_row(r->path, e.what());
+              error_row(in.path, e.what());
               ++s.dicom_failed;
             }
           }

@@ -7,17 +7,16 @@
 #include <string>
 #include <vector>
 
-#include "ptx/post/triplet.h"
 #include "ptx/predict/ensemble.h"
+#include "ptx/predict/predict_image.h"
+#include "ptx/predict/radiograph.h"
 
 namespace ptx::predict {
 
 struct PredictOptions {
   std::vector<std::string> inputs;  // files or folders (searched recursively for .dcm .png .jpg .jpeg)
   std::string out;
-  bool hflip = true;                // flip TTA
-  post::Triplet triplet;            // mask post-processing
-  double gate = 0.5;                // with classifiers: images below this probability are empty
+  ImagePredictionOptions image;     // flip TTA, triplet, classifier gate
   bool save_probabilities = false;  // <out>/probabilities/<ImageId>.png (16-bit)
   // For each DICOM input with a non-empty mask: <out>/seg/<ImageId>.dcm, a binary DICOM
   // Segmentation, and <out>/sc/<ImageId>.dcm, a Secondary Capture of the overlay (io/dicom_seg.h).

@@ -1,0 +1,337 @@
+#include "ptx/serve/server.h"
+
+#include <httplib.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <unordered_map>
+
+#include "ptx/core/atomic_file.h"
+#include "ptx/core/embedded.h"
+#include "ptx/core/error.h"
+#include "ptx/core/log.h"
+#include "ptx/core/sha256.h"
+#include "ptx/io/dicom_seg.h"
+#include "ptx/io/image.h"
+#include "ptx/io/rle.h"
+#include "ptx/post/overlay.h"
+#include "ptx/predict/radiograph.h"
+#include "ptx/serve/upload.h"
+#include "ptx/serve/work_queue.h"
+#include "ptx/version.h"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace ptx::serve {
+
+namespace {
+
+// The files of one prediction, downloadable under its id.
+struct Result {
+  std::string overlay_png, mask_png, rle, seg_dcm;  // seg_dcm: empty unless a DICOM with a mask
+};
+
+// The last `capacity` results under random ids (16 hex digits; the id is the only way to them).
+class ResultStore {
+ public:
+  explicit ResultStore(std::size_t capacity) : capacity_(std::max<std::size_t>(1, capacity)) {}
+
+  std::string add(Result r) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    char id[17];
+    std::snprintf(id, sizeof(id), "%016llx", static_cast<unsigned long long>(random_()));
+    order_.push_back(id);
+    results_[id] = std::make_shared<const Result>(std::move(r));
+    while (order_.size() > capacity_) {
+      results_.erase(order_.front());
+      order_.pop_front();
+    }
+    return id;
+  }
+
+  std::shared_ptr<const Result> find(const std::string& id) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = results_.find(id);
+    return it == results_.end() ? nullptr : it->second;
+  }
+
+ private:
+  const std::size_t capacity_;
+  mutable std::mutex mutex_;
+  std::mt19937_64 random_{std::random_device{}()};
+  std::deque<std::string> order_;
+  std::unordered_map<std::string, std::shared_ptr<const Result>> results_;
+};
+
+// A private folder for the files DCMTK must read or write by name, removed at the end.
+class PrivateFolder {
+ public:
+  PrivateFolder() {
+    std::string pattern = (fs::temp_directory_path() / "ptx-serve-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw core::Error("cannot create a private temporary folder in " +
+                                                      fs::temp_directory_path().string());
+    path_ = pattern;
+  }
+  ~PrivateFolder() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  // A new file name in the folder: the server's own counter, never anything from the client.
+  fs::path new_file(const std::string& suffix) { return path_ / ("upload-" + std::to_string(++counter_) + suffix); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+  std::atomic<uint64_t> counter_{0};
+};
+
+// Removes a file when the scope ends (uploads never outlive their request on disk).
+struct RemoveOnExit {
+  fs::path path;
+  ~RemoveOnExit() {
+    std::error_code ec;
+    if (!path.empty()) fs::remove(path, ec);
+  }
+};
+
+struct Answer {
+  int status = 200;
+  json body;
+};
+
+json error_body(const std::string& message) { return {{"error", message}}; }
+
+void send_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+// DICOM attributes shown on the page: the acquisition, never the patient's name or ids.
+json dicom_metadata(const io::DicomMeta& m) {
+  json j{{"modality", m.modality},
+         {"body_part_examined", m.body_part_examined},
+         {"view_position", m.view_position},
+         {"patient_sex", m.patient_sex},
+         {"rows", m.rows},
+         {"columns", m.columns},
+         {"photometric_interpretation", m.photometric_interpretation},
+         {"bits_stored", m.bits_stored},
+         {"transfer_syntax_uid", m.transfer_syntax_uid}};
+  j["patient_age_years"] = m.patient_age_years ? json(*m.patient_age_years) : json(nullptr);
+  j["pixel_spacing_mm"] = m.pixel_spacing_row_mm && m.pixel_spacing_col_mm
+                              ? json::array({*m.pixel_spacing_row_mm, *m.pixel_spacing_col_mm})
+                              : json(nullptr);
+  return j;
+}
+
+json ensemble_json(const predict::Ensemble& ensemble, const std::vector<std::string>& paths) {
+  json members = json::array();
+  for (std::size_t i = 0; i < ensemble.members().size(); ++i) {
+    const auto& m = ensemble.members()[i];
+    const std::string& path = i < paths.size() ? paths[i] : m.path;
+    members.push_back({{"file", fs::path(path).filename().string()},
+                       {"sha256", core::sha256_file_hex(path)},
+                       {"spec", m.spec},
+                       {"weight", m.weight},
+                       {"input", {{"size", m.input.size}, {"channels", m.input.channels}}}});
+  }
+  return members;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  const predict::Ensemble segmenter, classifier;
+  ServeOptions options;
+  json model_info;  // computed once: hashing a checkpoint per request would be wasteful
+  PrivateFolder folder;
+  ResultStore results;
+  WorkQueue queue;
+  httplib::Server http;
+
+  Impl(predict::Ensemble s, predict::Ensemble c, ServeOptions o)
+      : segmenter(std::move(s)),
+        classifier(std::move(c)),
+        options(std::move(o)),
+        results(options.kept_results),
+        queue(options.workers, options.max_waiting) {
+    model_info = {{"version", kVersion},
+                  {"segmenters", ensemble_json(segmenter, options.checkpoints)},
+                  {"classifiers", ensemble_json(classifier, options.classifiers)},
+                  {"triplet", options.image.triplet.str()},
+                  {"tta", options.image.hflip ? "hflip" : "none"}};
+    if (!classifier.empty()) model_info["gate"] = options.image.gate;
+    routes();
+  }
+
+  // The prediction of one upload whose kind is known; runs on a worker.
+  Answer predict_upload(const std::string& body, UploadKind kind) {
+    const auto start = std::chrono::steady_clock::now();
+    predict::Radiograph r;
+    RemoveOnExit source;
+    try {
+      if (kind == UploadKind::dicom) {
+        source.path = folder.new_file(".dcm");
+        core::write_file_atomic(source.path, body);
+        r = predict::read_radiograph(source.path.string());
+      } else {
+        r.gray = io::decode_gray_image(body, "upload");
+      }
+    } catch (const core::Error& e) {
+      std::string message = e.what();
+      // The server's own file name means nothing to the client.
+      for (auto at = message.find(source.path.string()); !source.path.empty() && at != std::string::npos;
+           at = message.find(source.path.string()))
+        message.replace(at, source.path.string().size(), "upload");
+      return {422, error_body("the " + upload_kind_name(kind) + " upload cannot be decoded: " + message)};
+    }
+    const auto p = predict::predict_image(segmenter, classifier, r.gray, options.image);
+    Result result;
+    result.overlay_png = io::encode_png(post::draw_overlay(r.gray, p.mask));
+    result.mask_png = io::encode_png(p.mask);
+    result.rle = p.area ? io::rle_encode(p.mask) : "-1";
+    if (r.meta && p.area > 0) {
+      const RemoveOnExit seg{folder.new_file("-seg.dcm")};
+      io::write_dicom_seg(seg.path.string(), source.path.string(), p.mask);
+      result.seg_dcm = core::read_file(seg.path);
+    }
+    const bool has_seg = !result.seg_dcm.empty();
+    const std::string rle = result.rle;
+    const std::string id = results.add(std::move(result));
+    const std::string base = "/api/v1/results/" + id + "/";
+    json links{{"overlay", base + "overlay.png"}, {"mask", base + "mask.png"}, {"rle", base + "mask.rle.txt"}};
+    if (has_seg) links["seg"] = base + "seg.dcm";
+    json answer{{"id", id},
+                {"kind", upload_kind_name(kind)},
+                {"probability", p.probability},
+                {"positive", p.area > 0},
+                {"gated", p.gated},
+                {"area_pixels", p.area},
+                {"width", r.gray.cols},
+                {"height", r.gray.rows},
+                {"rle", rle},
+                {"triplet", options.image.triplet.str()},
+                {"links", links}};
+    answer["area_mm2"] = r.mm2_per_pixel > 0 ? json(p.area * r.mm2_per_pixel) : json(nullptr);
+    answer["metadata"] = r.meta ? dicom_metadata(*r.meta) : json{{"rows", r.gray.rows}, {"columns", r.gray.cols}};
+    answer["warnings"] = r.meta ? io::chest_radiograph_warnings(*r.meta) : std::vector<std::string>{};
+    answer["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return {200, answer};
+  }
+
+  void routes() {
+    http.set_payload_max_length(options.max_upload_bytes);
+    http.new_task_queue = [n = options.http_threads] { return new httplib::ThreadPool(std::size_t(std::max(2, n))); };
+    http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+      core::info(req.method + " " + req.path + " " + std::to_string(res.status));  // no query, no body
+    });
+    // Every error answer is JSON, those httplib makes itself (404, 413) included.
+    http.set_error_handler([this](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      if (res.status == 413)
+        send_json(res, 413, error_body("upload larger than the limit of " + std::to_string(options.max_upload_bytes) +
+                                           " bytes (ptx serve --max-upload-mb)"));
+      else
+        send_json(res, res.status,
+                  error_body(res.status == 404 ? "no such page: the API is under /api/v1 (see the README)"
+                                               : "HTTP error " + std::to_string(res.status)));
+    });
+    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      std::string message = "internal error";
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        message += std::string(": ") + e.what();
+      } catch (...) {
+      }
+      send_json(res, 500, error_body(message));
+    });
+    http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Content-Security-Policy",
+                     "default-src 'self'; img-src 'self' data: blob:; style-src 'unsafe-inline'; script-src 'unsafe-inline'");
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_content(embedded::kServePage, "text/html; charset=utf-8");
+    });
+    http.Get("/api/v1/health", [this](const httplib::Request&, httplib::Response& res) {
+      const auto load = queue.load();
+      send_json(res, 200, {{"status", "ok"}, {"version", kVersion},
+                           {"queue", {{"running", load.running}, {"waiting", load.waiting},
+                                      {"workers", load.workers}, {"max_waiting", load.max_waiting}}}});
+    });
+    http.Get("/api/v1/model", [this](const httplib::Request&, httplib::Response& res) { send_json(res, 200, model_info); });
+    http.Post("/api/v1/predict", [this](const httplib::Request& req, httplib::Response& res) {
+      if (req.body.empty())
+        return send_json(res, 400, error_body("empty body: send the DICOM, PNG or JPEG file itself as the body "
+                                              "(curl --data-binary @image.dcm)"));
+      const UploadKind kind = sniff_upload(req.body);
+      if (kind == UploadKind::unknown)
+        return send_json(res, 415, error_body("not a DICOM (Part 10, with its DICM preamble), PNG or JPEG file"));
+      auto done = std::make_shared<std::promise<Answer>>();
+      auto answer = done->get_future();
+      // The handler waits for the job, so req outlives it.
+      const bool queued = queue.try_submit([this, done, &req, kind] {
+        try {
+          done->set_value(predict_upload(req.body, kind));
+        } catch (const std::exception& e) {
+          done->set_value({500, error_body(std::string("prediction failed: ") + e.what())});
+        }
+      });
+      if (!queued) {
+        res.set_header("Retry-After", "1");
+        return send_json(res, 503, error_body("busy: " + std::to_string(options.max_waiting) +
+                                              " uploads are already waiting; retry shortly"));
+      }
+      const Answer a = answer.get();
+      send_json(res, a.status, a.body);
+    });
+    http.Get(R"(/api/v1/results/([0-9a-f]{16})/(overlay\.png|mask\.png|mask\.rle\.txt|seg\.dcm))",
+             [this](const httplib::Request& req, httplib::Response& res) {
+               const auto r = results.find(req.matches[1].str());
+               const std::string file = req.matches[2].str();
+               if (!r || (file == "seg.dcm" && r->seg_dcm.empty()))
+                 return send_json(res, 404, error_body("no such result: it is unknown, expired, or has no " + file));
+               if (file != "overlay.png")
+                 res.set_header("Content-Disposition", "attachment; filename=\"ptx-" + req.matches[1].str() + "-" + file + "\"");
+               if (file == "overlay.png") res.set_content(r->overlay_png, "image/png");
+               else if (file == "mask.png") res.set_content(r->mask_png, "image/png");
+               else if (file == "mask.rle.txt") res.set_content(r->rle + "\n", "text/plain");
+               else res.set_content(r->seg_dcm, "application/dicom");
+             });
+  }
+};
+
+Server::Server(predict::Ensemble segmenter, predict::Ensemble classifier, ServeOptions options) {
+  if (segmenter.empty()) throw core::UsageError("give at least one segmentation --checkpoint");
+  impl_ = std::make_unique<Impl>(std::move(segmenter), std::move(classifier), std::move(options));
+}
+
+Server::~Server() { stop(); }
+
+int Server::bind() {
+  auto& o = impl_->options;
+  if (o.port == 0) {
+    o.port = impl_->http.bind_to_any_port(o.host);
+    if (o.port <= 0) throw core::Error("cannot listen on " + o.host + ": no free port");
+  } else if (!impl_->http.bind_to_port(o.host, o.port)) {
+    throw core::Error("cannot listen on " + o.host + ":" + std::to_string(o.port) +
+                      ": the port is in use or the address is not this machine's; choose another --port or --host");
+  }
+  return o.port;
+}
+
+void Server::run() { impl_->http.listen_after_bind(); }
+
+void Server::stop() {
+  if (impl_) impl_->http.stop();
+}
+
+}  // namespace ptx::serve

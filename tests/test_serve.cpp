@@ -1,0 +1,253 @@
+// ptx serve (src/ptx/serve) over real HTTP on loopback: good and bad uploads, the result files,
+// the model description, concurrent clients; and its work queue and upload sniffing alone.
+#include <gtest/gtest.h>
+
+
+#include <atomic>
+#include <cstdio>
+#include <future>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <set>
+#include <thread>
+
+#include "checkpoint_fixture.h"
+#include "http_client.h"
+#include "ptx/core/atomic_file.h"
+#include "ptx/data/synth.h"
+#include "ptx/io/dicom_seg.h"
+#include "ptx/io/dicom_write.h"
+#include "ptx/io/image.h"
+#include "ptx/io/rle.h"
+#include "ptx/serve/server.h"
+#include "ptx/serve/upload.h"
+#include "ptx/serve/work_queue.h"
+#include "serve_fixture.h"
+#include "test_support.h"
+
+using namespace ptx;
+using json = nlohmann::json;
+
+namespace {
+
+// A server on a free loopback port in this process, with a segmenter sure of a pneumothorax
+// everywhere (bias +20) or nowhere (-20).
+struct ServeFixture : ::testing::Test {
+  test::TempDir dir;
+  predict::Ensemble segmenter;
+  std::unique_ptr<test::RunningServer> server;
+
+  void start(float bias, serve::ServeOptions options = {}) {
+    const std::string ckpt = test::write_checkpoint(dir, "seg.ckpt", test::small_unet(), bias);
+    segmenter = predict::Ensemble::load({ckpt}, {}, torch::kCPU);
+    options.port = 0;
+    options.image.triplet = segmenter.members().front().triplet;
+    options.checkpoints = {ckpt};
+    server = std::make_unique<test::RunningServer>(segmenter, predict::Ensemble(), options);
+  }
+  test::HttpResponse get(const std::string& path) { return test::http_request("GET", "127.0.0.1", server->port, path); }
+  test::HttpResponse post(const std::string& body) {
+    return test::http_request("POST", "127.0.0.1", server->port, "/api/v1/predict", body);
+  }
+};
+
+}  // namespace
+
+TEST_F(ServeFixture, ADicomUploadGivesItsProbabilityAreaRleOverlayMaskAndSeg) {
+  start(20.0f);
+  const auto phantom = test::write_phantom_dicom(dir / "chest.dcm", 96, /*positive=*/true, 5, "Doe^Jane", "PAT-12345");
+  const auto r = post(core::read_file(phantom.path));
+  ASSERT_EQ(r.status, 200) << r.body << r.error;
+  const auto j = json::parse(r.body);
+  EXPECT_EQ(j["kind"], "dicom");
+  EXPECT_TRUE(j["positive"].get<bool>());
+  EXPECT_GT(j["probability"].get<double>(), 0.99);
+  EXPECT_EQ(j["width"], 96);
+  EXPECT_EQ(j["area_pixels"], 96 * 96);  // sure everywhere
+  // Pixel spacing 0.5 x 0.5 mm (set by write_phantom_dicom).
+  EXPECT_NEAR(j["area_mm2"].get<double>(), 96 * 96 * 0.25, 1e-6);
+  EXPECT_EQ(j["metadata"]["modality"], "CR");
+  // The patient's name and id never leave the server.
+  EXPECT_EQ(r.body.find("Doe"), std::string::npos);
+  EXPECT_EQ(r.body.find("PAT-12345"), std::string::npos);
+
+  const cv::Mat from_rle = io::rle_decode_mask(j["rle"].get<std::string>(), 96, 96);
+  EXPECT_EQ(cv::countNonZero(from_rle), 96 * 96);
+
+  const auto mask = get(j["links"]["mask"]);
+  ASSERT_EQ(mask.status, 200);
+  EXPECT_EQ(mask.headers.at("content-type"), "image/png");
+  EXPECT_EQ(cv::countNonZero(io::decode_gray_image(mask.body, "mask")), 96 * 96);
+  const auto overlay = get(j["links"]["overlay"]);
+  ASSERT_EQ(overlay.status, 200);
+  const cv::Mat picture = cv::imdecode(cv::Mat(1, int(overlay.body.size()), CV_8U, const_cast<char*>(overlay.body.data())), cv::IMREAD_COLOR);
+  EXPECT_EQ(picture.size(), cv::Size(96, 96));
+  const auto rle = get(j["links"]["rle"]);
+  EXPECT_EQ(rle.body, j["rle"].get<std::string>() + "\n");
+
+  ASSERT_TRUE(j["links"].contains("seg"));
+  const auto seg = get(j["links"]["seg"]);
+  ASSERT_EQ(seg.status, 200);
+  EXPECT_EQ(seg.headers.at("content-type"), "application/dicom");
+  core::write_file_atomic(dir / "seg.dcm", seg.body);
+  const auto decoded = io::read_dicom_seg(dir / "seg.dcm");
+  EXPECT_EQ(cv::countNonZero(decoded.mask), 96 * 96);
+  EXPECT_EQ(decoded.referenced_sop_instance_uid, phantom.sop_instance_uid);
+  EXPECT_EQ(decoded.property_type_code, "36118008");
+}
+
+TEST_F(ServeFixture, APngUploadHasNoSegAndAnEmptyPredictionSaysSo) {
+  start(-20.0f);
+  const cv::Mat image = data::make_phantom(80, false, 3).image;
+  const auto r = post(io::encode_png(image));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto j = json::parse(r.body);
+  EXPECT_EQ(j["kind"], "png");
+  EXPECT_FALSE(j["positive"].get<bool>());
+  EXPECT_EQ(j["area_pixels"], 0);
+  EXPECT_EQ(j["rle"], "-1");
+  EXPECT_TRUE(j["area_mm2"].is_null());  // a PNG has no pixel spacing
+  EXPECT_FALSE(j["links"].contains("seg"));
+  EXPECT_EQ(get(j["links"]["mask"]).status, 200);
+  // A result without a SEG has none to download.
+  const std::string seg_link = j["links"]["mask"].get<std::string>();
+  EXPECT_EQ(get(seg_link.substr(0, seg_link.rfind('/')) + "/seg.dcm").status, 404);
+}
+
+TEST_F(ServeFixture, BadUploadsGetTheirStatusAndAMessage) {
+  serve::ServeOptions o;
+  o.max_upload_bytes = 64 * 1024;
+  start(20.0f, o);
+  const auto empty = post("");
+  EXPECT_EQ(empty.status, 400);
+  EXPECT_NE(json::parse(empty.body)["error"].get<std::string>().find("empty"), std::string::npos);
+
+  const auto text = post("this is not an image at all, just words");
+  EXPECT_EQ(text.status, 415);
+  EXPECT_NE(json::parse(text.body)["error"].get<std::string>().find("DICOM"), std::string::npos);
+
+  std::string broken_dicom(128, '\0');
+  broken_dicom += "DICM";
+  broken_dicom += std::string(300, '\x7f');
+  const auto dicom = post(broken_dicom);
+  EXPECT_EQ(dicom.status, 422) << dicom.body;
+  // The server's own temporary file name is not shown to the client.
+  EXPECT_EQ(dicom.body.find("ptx-serve-"), std::string::npos) << dicom.body;
+
+  const auto png = post(std::string("\x89PNG\r\n\x1a\n", 8) + std::string(100, 'x'));
+  EXPECT_EQ(png.status, 422);
+
+  const auto big = post(std::string("\x89PNG\r\n\x1a\n", 8) + std::string(200 * 1024, 'x'));
+  EXPECT_EQ(big.status, 413) << big.error;
+
+  // The server is still there.
+  EXPECT_EQ(get("/api/v1/health").status, 200);
+}
+
+TEST_F(ServeFixture, PathsOutsideTheApiAreNotFound) {
+  start(20.0f);
+  EXPECT_EQ(get("/api/v1/results/0123456789abcdef/mask.png").status, 404);
+  const auto traversal = get("/api/v1/results/../../../../etc/passwd");
+  EXPECT_EQ(traversal.status, 404);
+  EXPECT_EQ(traversal.body.find("root:"), std::string::npos);
+  EXPECT_EQ(get("/index.html").status, 404);
+  const auto page = get("/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("id=\"file\""), std::string::npos);
+}
+
+TEST_F(ServeFixture, TheModelDescriptionNamesTheCheckpointByItsSha256) {
+  start(20.0f);
+  const auto r = get("/api/v1/model");
+  ASSERT_EQ(r.status, 200);
+  const auto j = json::parse(r.body);
+  ASSERT_EQ(j["segmenters"].size(), 1u);
+  EXPECT_EQ(j["segmenters"][0]["spec"]["encoder"], "resnet18");
+  EXPECT_EQ(j["triplet"], "0.5,0,0.5");
+  // Against coreutils' sha256sum of the same file.
+  FILE* p = popen(("sha256sum " + (dir / "seg.ckpt")).c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char digest[65] = {};
+  ASSERT_EQ(std::fread(digest, 1, 64, p), 64u);
+  pclose(p);
+  EXPECT_EQ(j["segmenters"][0]["sha256"], std::string(digest));
+  const auto health = json::parse(get("/api/v1/health").body);
+  EXPECT_EQ(health["status"], "ok");
+  EXPECT_EQ(health["queue"]["workers"], 1);
+}
+
+TEST_F(ServeFixture, ConcurrentClientsAreAllServedWhenTheLineHasRoom) {
+  serve::ServeOptions o;
+  o.max_waiting = 8;
+  start(20.0f, o);
+  const std::string body = io::encode_png(data::make_phantom(64, true, 9).image);
+  std::vector<std::future<test::HttpResponse>> answers;
+  for (int i = 0; i < 6; ++i) answers.push_back(std::async(std::launch::async, [&] { return post(body); }));
+  std::set<std::string> ids;
+  for (auto& a : answers) {
+    const auto r = a.get();
+    ASSERT_EQ(r.status, 200) << r.body << r.error;
+    ids.insert(json::parse(r.body)["id"].get<std::string>());
+  }
+  EXPECT_EQ(ids.size(), 6u);  // each its own result
+}
+
+TEST_F(ServeFixture, AFullLineAnswers503AndTheServerCarriesOn) {
+  serve::ServeOptions o;
+  o.max_waiting = 0;  // one upload at a time, none waiting
+  start(20.0f, o);
+  // A large image: each upload keeps the worker busy long enough (decoding, the overlay's PNG) for
+  // the others, sent at once, to find the line full.
+  cv::Mat large;
+  cv::resize(data::make_phantom(128, true, 9).image, large, cv::Size(3000, 3000));
+  const std::string body = io::encode_png(large);
+  std::vector<std::future<test::HttpResponse>> answers;
+  for (int i = 0; i < 8; ++i) answers.push_back(std::async(std::launch::async, [&] { return post(body); }));
+  int ok = 0, busy = 0;
+  for (auto& a : answers) {
+    const auto r = a.get();
+    ASSERT_TRUE(r.status == 200 || r.status == 503) << r.status << " " << r.body << r.error;
+    if (r.status == 503) {
+      ++busy;
+      EXPECT_EQ(r.headers.at("retry-after"), "1");
+    }
+    ok += r.status == 200;
+  }
+  EXPECT_GE(ok, 1);
+  EXPECT_GE(busy, 1);
+  EXPECT_EQ(post(body).status, 200);  // free again
+}
+
+TEST(ServeWorkQueue, RefusesWhenEveryWorkerIsBusyAndTheLineIsFull) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> done{0};
+  {
+    serve::WorkQueue q(1, 1);
+    std::promise<void> started;
+    ASSERT_TRUE(q.try_submit([&] {
+      started.set_value();
+      released.wait();
+      ++done;
+    }));
+    started.get_future().wait();
+    EXPECT_TRUE(q.try_submit([&] { ++done; }));   // waits in line
+    EXPECT_FALSE(q.try_submit([&] { ++done; }));  // the line is full
+    EXPECT_EQ(q.load().running, 1u);
+    EXPECT_EQ(q.load().waiting, 1u);
+    release.set_value();
+  }  // the destructor finishes what was accepted
+  EXPECT_EQ(done.load(), 2);
+}
+
+TEST(ServeUpload, KindsComeFromTheBytes) {
+  std::string dicom(128, '\0');
+  dicom += "DICM....";
+  EXPECT_EQ(serve::sniff_upload(dicom), serve::UploadKind::dicom);
+  EXPECT_EQ(serve::sniff_upload(io::encode_png(cv::Mat::zeros(4, 4, CV_8U))), serve::UploadKind::png);
+  std::vector<uchar> jpeg;
+  cv::imencode(".jpg", cv::Mat::zeros(8, 8, CV_8U), jpeg);
+  EXPECT_EQ(serve::sniff_upload(std::string(jpeg.begin(), jpeg.end())), serve::UploadKind::jpeg);
+  EXPECT_EQ(serve::sniff_upload("DICM"), serve::UploadKind::unknown);
+  EXPECT_EQ(serve::sniff_upload(""), serve::UploadKind::unknown);
+}

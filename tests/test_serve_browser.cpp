@@ -1,0 +1,151 @@
+// The page of ptx serve in a real browser: headless Chromium driven through ChromeDriver's
+// WebDriver protocol (Debian's chromium and chromium-driver) uploads a synthetic DICOM, waits for
+// the overlay and checks the probability is shown; the screenshot goes to
+// build/test-artifacts/serve-page.png. Skipped with a message where Chromium is absent.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <opencv2/imgcodecs.hpp>
+#include <thread>
+
+#include "checkpoint_fixture.h"
+#include "http_client.h"
+#include "ptx/core/atomic_file.h"
+#include "ptx/core/base64.h"
+#include "serve_fixture.h"
+#include "test_support.h"
+
+using namespace ptx;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kChromium = "/usr/bin/chromium";
+constexpr const char* kChromeDriver = "/usr/bin/chromedriver";
+constexpr const char* kElementKey = "element-6066-11e4-a52e-4f735466cecf";  // W3C WebDriver's element id key
+
+int free_port() {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t n = sizeof(a);
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &n);
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+// ChromeDriver as a child process, killed at the end.
+class ChromeDriver {
+ public:
+  ChromeDriver(const std::string& log) : port(free_port()) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const std::string port_arg = "--port=" + std::to_string(port), log_arg = "--log-path=" + log;
+      ::execl(kChromeDriver, kChromeDriver, port_arg.c_str(), log_arg.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  ~ChromeDriver() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool ready() const {
+    for (int i = 0; i < 200; ++i) {
+      const auto r = test::http_request("GET", "127.0.0.1", port, "/status", "", "", 2);
+      if (r.status == 200 && json::parse(r.body)["value"].value("ready", false)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+  // One WebDriver command; the answer's "value".
+  json command(const std::string& method, const std::string& path, const json& body = json::object()) const {
+    const auto r = test::http_request(method, "127.0.0.1", port, path, method == "POST" ? body.dump() : "",
+                                      "application/json", 120);
+    if (r.status == 0) throw std::runtime_error("WebDriver " + path + ": " + r.error);
+    const auto j = json::parse(r.body);
+    if (r.status != 200) throw std::runtime_error("WebDriver " + path + ": " + j["value"].dump());
+    return j["value"];
+  }
+  int port;
+
+ private:
+  pid_t pid_ = -1;
+};
+
+}  // namespace
+
+TEST(ServeBrowser, UploadingADicomShowsTheOverlayAndTheProbability) {
+  if (!fs::exists(kChromium) || !fs::exists(kChromeDriver))
+    GTEST_SKIP() << "Chromium or ChromeDriver is absent (scripts/setup.sh installs chromium and chromium-driver): "
+                    "browser test skipped";
+  test::TempDir dir;
+  const auto segmenter =
+      predict::Ensemble::load({test::write_checkpoint(dir, "seg.ckpt", test::small_unet(), 20.0f)}, {}, torch::kCPU);
+  serve::ServeOptions options;
+  options.port = 0;
+  options.image.triplet = segmenter.members().front().triplet;
+  test::RunningServer server(segmenter, predict::Ensemble(), options);
+  const auto dicom = test::write_phantom_dicom(dir / "upload.dcm", 256, true, 11, "Doe^John", "PAT-777");
+
+  ChromeDriver driver(dir / "chromedriver.log");
+  ASSERT_TRUE(driver.ready()) << "ChromeDriver did not start: " << core::read_file(dir / "chromedriver.log");
+  const json chrome_options{
+      {"binary", kChromium},
+      {"args",
+       {"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,1100",
+        "--user-data-dir=" + (dir / "profile")}}};
+  const json session = driver.command(
+      "POST", "/session", {{"capabilities", {{"alwaysMatch", {{"browserName", "chrome"}, {"goog:chromeOptions", chrome_options}}}}}});
+  const std::string s = "/session/" + session["sessionId"].get<std::string>();
+  try {
+    driver.command("POST", s + "/url", {{"url", "http://127.0.0.1:" + std::to_string(server.port) + "/"}});
+    const json input = driver.command("POST", s + "/element", {{"using", "css selector"}, {"value", "#file"}});
+    driver.command("POST", s + "/element/" + input[kElementKey].get<std::string>() + "/value", {{"text", dicom.path}});
+    // Wait for the result panel: shown once the overlay image has loaded.
+    json state;
+    for (int i = 0; i < 600; ++i) {
+      state = driver.command("POST", s + "/execute/sync",
+                             {{"script",
+                               "const $ = (id) => document.getElementById(id);"
+                               "return {shown: !$('panel').classList.contains('hidden'), probability: $('probability').textContent,"
+                               " verdict: $('verdict').textContent, overlay: $('overlay').naturalWidth,"
+                               " status: $('status').textContent, page: document.body.innerText};"},
+                              {"args", json::array()}});
+      if (state["shown"].get<bool>() || state["status"].get<std::string>().rfind("could not", 0) == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_TRUE(state["shown"].get<bool>()) << state.dump();
+    EXPECT_EQ(state["overlay"], 256);
+    EXPECT_EQ(state["verdict"], "Pneumothorax found");
+    const std::string probability = state["probability"];
+    EXPECT_NE(probability.find('%'), std::string::npos);
+    EXPECT_GT(std::stod(probability), 99.0);
+    EXPECT_EQ(state["page"].get<std::string>().find("PAT-777"), std::string::npos);
+
+    const std::string png = core::base64_decode(driver.command("GET", s + "/screenshot").get<std::string>());
+    const cv::Mat shot = cv::imdecode(cv::Mat(1, int(png.size()), CV_8U, const_cast<char*>(png.data())), cv::IMREAD_COLOR);
+    ASSERT_FALSE(shot.empty());
+    EXPECT_GE(shot.cols, 1000);
+    cv::Scalar mean, spread;
+    cv::meanStdDev(shot, mean, spread);
+    EXPECT_GT(spread[0], 10.0);  // a page with content, not a blank one
+    fs::create_directories(PTX_TEST_ARTIFACTS);
+    core::write_file_atomic(fs::path(PTX_TEST_ARTIFACTS) / "serve-page.png", png);
+  } catch (...) {
+    driver.command("DELETE", s);
+    throw;
+  }
+  driver.command("DELETE", s);
+}
