@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <dcmtk/dcmdata/dctk.h>
+
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -120,6 +122,28 @@ TEST(DicomSeg, RoundTripsTheMaskPixelExactAndReferencesTheSource) {
           << py.out;
     }
   }
+}
+
+TEST(DicomSeg, TheChallengesOwnFilesGetAValidSegDespiteTheirBareAge) {
+  PTX_REQUIRE_SHARED_DATA();
+  // The challenge writes Patient's Age as bare years ("38"), which DCMTK refuses to copy into a
+  // derived object: the SEG carries it as the Age String "038Y".
+  const std::string src = test::shared_data() + "/siim-sample/1.2.276.0.7230010.3.1.4.8323329.1000.1517875165.878027.dcm";
+  DcmFileFormat source;
+  ASSERT_TRUE(source.loadFile(src.c_str()).good());
+  OFString age;
+  source.getDataset()->findAndGetOFString(DCM_PatientAge, age);
+  ASSERT_EQ(age, "38");
+  test::TempDir dir;
+  const cv::Mat mask = blob_mask(cv::Size(1024, 1024));
+  io::write_dicom_seg(dir / "seg.dcm", src, mask);
+  EXPECT_EQ(cv::countNonZero(io::read_dicom_seg(dir / "seg.dcm").mask != mask), 0);
+  DcmFileFormat seg;
+  ASSERT_TRUE(seg.loadFile((dir / "seg.dcm").c_str()).good());
+  seg.getDataset()->findAndGetOFString(DCM_PatientAge, age);
+  EXPECT_EQ(age, "038Y");
+  io::write_dicom_sc(dir / "sc.dcm", src, cv::Mat(1024, 1024, CV_8UC3, cv::Scalar(1, 2, 3)));
+  EXPECT_TRUE(fs::exists(dir / "sc.dcm"));
 }
 
 TEST(DicomSeg, RefusesAMaskOfAnotherSizeAndNonSegFiles) {

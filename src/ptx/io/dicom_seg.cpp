@@ -12,6 +12,8 @@
 #include <dcmtk/dcmseg/segment.h>
 #include <dcmtk/dcmseg/segutils.h>
 
+#include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <opencv2/imgproc.hpp>
@@ -62,12 +64,32 @@ struct Source {
   std::string pixel_spacing;  // "r\c" or ""
 };
 
+// A derived object must be valid DICOM, and DCMTK refuses to write one that copies an invalid
+// Patient's Age. The challenge's own files hold the age as bare years ("38", not the Age String
+// "038Y"): such a value is rewritten as the Age String it means, or dropped when it means nothing.
+void repair_patient_age(DcmDataset& ds) {
+  const std::string age = get(ds, DCM_PatientAge);
+  const bool valid = age.size() == 4 && std::isdigit(static_cast<unsigned char>(age[0])) &&
+                     std::isdigit(static_cast<unsigned char>(age[1])) && std::isdigit(static_cast<unsigned char>(age[2])) &&
+                     std::string("DWMY").find(age[3]) != std::string::npos;
+  if (age.empty() || valid) return;
+  const auto years = parse_age_years(age);
+  if (years && *years >= 0 && *years < 1000 && age.find_first_not_of("0123456789 ") == std::string::npos) {
+    char text[8];
+    std::snprintf(text, sizeof(text), "%03dY", int(*years));
+    ds.putAndInsertString(DCM_PatientAge, text);
+  } else {
+    ds.findAndDeleteElement(DCM_PatientAge);
+  }
+}
+
 void load_source(Source& s, const std::string& source_path) {
   register_dicom_codecs();
   if (!std::filesystem::is_regular_file(source_path)) throw core::Error(core::at(source_path) + "no such DICOM file");
   const OFCondition c = s.file.loadFile(source_path.c_str());
   if (c.bad()) throw core::Error(core::at(source_path) + "not a readable DICOM file (" + c.text() + ")");
   s.ds = s.file.getDataset();
+  repair_patient_age(*s.ds);
   s.sop_class = get(*s.ds, DCM_SOPClassUID);
   s.sop_instance = get(*s.ds, DCM_SOPInstanceUID);
   s.series = get(*s.ds, DCM_SeriesInstanceUID);
@@ -124,6 +146,11 @@ void write_dicom_seg(const std::string& path, const std::string& source_path, co
 
   // Patient, study and frame of reference from the source; a new series and instance.
   check(seg->importFromSourceImage(*src.ds, OFTrue), path, "import patient and study from the source");
+  // A radiograph without a frame of reference (the challenge's files have none) gets a new one:
+  // the SEG's pixel measures and plane need it.
+  if (src.frame_of_reference.empty())
+    check(seg->getFrameOfReference().setFrameOfReferenceUID(new_uid(SITE_INSTANCE_UID_ROOT).c_str()), path,
+          "frame of reference");
   check(seg->getSeries().setSeriesInstanceUID(new_uid(SITE_SERIES_UID_ROOT).c_str()), path, "series");
   check(seg->getSOPCommon().setSOPInstanceUID(new_uid(SITE_INSTANCE_UID_ROOT).c_str()), path, "instance");
   check(seg->getSeries().setSeriesNumber(options.series_number.c_str()), path, "series number");
