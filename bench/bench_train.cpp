@@ -2,7 +2,8 @@
 // batch 4 and 512 x 512 batch 2, through `ptx::train::train_model` on a synthetic converted set,
 // with the loader and the first-place augmentation included (images/s of the second epoch; the
 // first is the warm-up), against the PyTorch peer (bench/peer_train.py) running the same network
-// and loss on tensors already in memory, measured in the same run.
+// and loss on tensors already in memory, measured in the same run; in fp32, and with bf16 mixed
+// precision (`precision: bf16`; the peer under torch.autocast('cpu', torch.bfloat16)).
 //   build/bench/bench_train [images=48]
 #include <cstdio>
 #include <filesystem>
@@ -33,8 +34,8 @@ int main(int argc, char** argv) {
   data::synthesize_dataset(so);
 
   std::printf("Training throughput, U-Net ResNet34, ComboLoss 3/1/4, Adam, %d threads (images/s)\n\n", threads);
-  std::printf("| size | batch | ptx, loader + augmentation included | PyTorch peer, no data loading | ptx / peer | target |\n");
-  std::printf("|-----:|------:|------------------------------------:|------------------------------:|-----------:|-------:|\n");
+  std::printf("| size | batch | precision | ptx, loader + augmentation included | PyTorch peer, no data loading | ptx / peer fp32 | ptx / peer same precision | target |\n");
+  std::printf("|-----:|------:|:---------:|------------------------------------:|------------------------------:|----------------:|--------------------------:|-------:|\n");
   for (const auto& [size, batch] : std::vector<std::pair<int, int>>{{256, 4}, {512, 2}}) {
     data::ConvertOptions co;
     co.dicom_dirs = {so.out + "/dicom-images-train"};
@@ -60,17 +61,23 @@ top_k: 1
     node["data"]["index"] = co.out + "/index.csv";
     node["data"]["size"] = size;
     node["batch_size"] = batch;
-    node["output"] = (work / ("run" + std::to_string(size))).string();
-    train::TrainOptions to;
-    to.progress = false;
-    const auto r = train::train_model(train::parse_train_config(node, "."), to);
-    const double ptx = r.history.back().images_per_s;
-    const auto peer = bench::run_json(std::string(bench::python()) + " " PTX_BENCH_DIR "/peer_train.py --size " +
-                                      std::to_string(size) + " --batch " + std::to_string(batch) + " --threads " +
-                                      std::to_string(threads));
-    const double py = peer["images_per_s"].get<double>();
-    std::printf("| %d | %d | %.2f | %.2f | %.2fx | 1.2x |\n", size, batch, ptx, py, ptx / py);
-    std::fflush(stdout);
+    double peer_fp32 = 0;
+    for (const std::string precision : {"fp32", "bf16"}) {
+      node["precision"] = precision;
+      node["output"] = (work / ("run" + std::to_string(size) + precision)).string();
+      train::TrainOptions to;
+      to.progress = false;
+      const auto r = train::train_model(train::parse_train_config(node, "."), to);
+      const double ptx = r.history.back().images_per_s;
+      const auto peer = bench::run_json(std::string(bench::python()) + " " PTX_BENCH_DIR "/peer_train.py --size " +
+                                        std::to_string(size) + " --batch " + std::to_string(batch) + " --threads " +
+                                        std::to_string(threads) + (precision == "bf16" ? " --bf16" : ""));
+      const double py = peer["images_per_s"].get<double>();
+      if (precision == "fp32") peer_fp32 = py;
+      std::printf("| %d | %d | %s | %.2f | %.2f | %.2fx | %.2fx | 1.2x |\n", size, batch, precision.c_str(), ptx, py,
+                  ptx / peer_fp32, ptx / py);
+      std::fflush(stdout);
+    }
   }
   std::printf("\npeak RSS %.0f MiB\n", bench::peak_rss_mib());
   fs::remove_all(work);

@@ -109,6 +109,18 @@ TEST(Trainer, SameSeedSameCurveAndResumeContinuesIt) {
   EXPECT_DOUBLE_EQ(c.history[1].valid_loss, a.history[1].valid_loss);
 }
 
+TEST(Trainer, Bf16MixedPrecisionTrainsOnTheSameCurveWithinItsRounding) {
+  test::TempDir dir;
+  const auto fp32 = train::train_model(tiny_config(dir / "fp32", {"epochs=1"}), quiet());
+  const auto bf16 = train::train_model(tiny_config(dir / "bf16", {"epochs=1", "precision=bf16"}), quiet());
+  const double a = fp32.history[0].train_loss, b = bf16.history[0].train_loss;
+  EXPECT_NE(a, b);                          // the forward pass really ran in bfloat16
+  EXPECT_NEAR(a, b, 0.05 * a);              // and stayed on fp32's curve
+  EXPECT_TRUE(std::isfinite(bf16.history[0].valid_loss));
+  EXPECT_NE(test::error_of([&] { tiny_config(dir / "x", {"precision=fp16"}); }).find("precision: must be fp32 or bf16"),
+            std::string::npos);
+}
+
 TEST(Trainer, ADivergingRunStopsNamingEpochAndStep) {
   test::TempDir dir;
   const std::string err = test::error_of(

@@ -91,7 +91,7 @@ TrainConfig parse_train_config(const YAML::Node& node, const std::string& config
   check_keys(node, where,
              {"data", "model", "pretrained", "sampler", "augment", "loss", "optimizer", "scheduler", "epochs",
               "batch_size", "accumulate", "clip_grad_norm", "early_stopping", "top_k", "validation", "swa",
-              "snapshots", "aux_weight", "output", "seed", "minutes", "freeze_batch_norm"});
+              "snapshots", "aux_weight", "output", "seed", "minutes", "freeze_batch_norm", "precision"});
   TrainConfig c;
   const std::string data_where = key_path(where, "data");
   const YAML::Node data = node["data"];
@@ -175,6 +175,9 @@ TrainConfig parse_train_config(const YAML::Node& node, const std::string& config
   c.seed = read<uint64_t>(node, "seed", 42, where, "an integer");
   c.minutes = read<double>(node, "minutes", 0.0, where, "a number");
   if (c.minutes < 0) throw core::Error(key_path(where, "minutes") + ": must be >= 0");
+  c.precision = read<std::string>(node, "precision", "fp32", where, "fp32 or bf16");
+  if (c.precision != "fp32" && c.precision != "bf16")
+    throw core::Error(key_path(where, "precision") + ": must be fp32 or bf16, got " + c.precision);
 
   // The sections other parts of ptx read: built once here, so a bad key stops the run before
   // any data is loaded (and before an earlier part has trained for hours).

@@ -51,6 +51,7 @@ struct TrainConfig {
   std::string output = "runs/train"; // checkpoints and logs
   uint64_t seed = 42;
   double minutes = 0;                // time budget: no epoch starts that would end past it (0: none)
+  std::string precision = "fp32";    // fp32 | bf16: mixed precision of the forward pass (mixed_precision.h)
 
   bool classifier() const { return model.arch == "classifier"; }
 };

@@ -29,6 +29,7 @@
 #include "ptx/models/weight_file.h"
 #include "ptx/train/curves_plot.h"
 #include "ptx/train/losses.h"
+#include "ptx/train/mixed_precision.h"
 #include "ptx/train/optimizers.h"
 #include "ptx/train/schedulers.h"
 #include "ptx/train/swa.h"
@@ -304,10 +305,15 @@ class Run {
     optimizer_->zero_grad();
     while (auto batch = loader.next()) {
       if (micro % c_.accumulate == 0) scheduler_->apply(*optimizer_, e, step, steps);
-      const auto out = model_->forward_all(batch->images.to(o_.device));
-      auto loss = (*loss_)(out.logits, target_of(*batch));
+      models::ModelOutput out;
+      {
+        const Autocast autocast(o_.device, c_.precision == "bf16");
+        out = model_->forward_all(batch->images.to(o_.device));
+      }
+      auto loss = (*loss_)(out.logits.to(torch::kFloat), target_of(*batch));  // losses in fp32
       if (out.aux_logits.defined())
-        loss = loss + c_.aux_weight * aux_loss_(out.aux_logits, (batch->labels > 0).to(torch::kFloat).unsqueeze(1).to(o_.device));
+        loss = loss + c_.aux_weight * aux_loss_(out.aux_logits.to(torch::kFloat),
+                                                (batch->labels > 0).to(torch::kFloat).unsqueeze(1).to(o_.device));
       const double value = loss.item<double>();
       if (!std::isfinite(value))
         throw core::Error("epoch " + std::to_string(e + 1) + ", step " + std::to_string(step + 1) + ": the loss is " +
@@ -358,7 +364,12 @@ class Run {
     double loss_sum = 0;
     int64_t images = 0;
     while (auto b = loader.next()) {
-      const auto logits = model_->forward(b->images.to(o_.device));
+      torch::Tensor logits;
+      {
+        const Autocast autocast(o_.device, c_.precision == "bf16");
+        logits = model_->forward(b->images.to(o_.device));
+      }
+      logits = logits.to(torch::kFloat);
       const auto target = target_of(*b);
       const int64_t n = logits.size(0);
       loss_sum += (*loss_)(logits, target).item<double>() * double(n);
