@@ -25,6 +25,7 @@
 #include "ptx/eval/triplet_grid.h"
 #include "ptx/io/csv.h"
 #include "ptx/models/checkpoint.h"
+#include "ptx/models/fold.h"
 #include "ptx/models/state_dict_import.h"
 #include "ptx/models/weight_file.h"
 #include "ptx/train/curves_plot.h"
@@ -226,6 +227,9 @@ class Run {
       core::info("starting from " + o_.init_checkpoint);
     }
     model_->to(o_.device);
+    // Channels-last weights and inputs: oneDNN's 3x3 convolutions, forward and backward, run
+    // faster in NHWC (checkpoints are written contiguous, as PyTorch writes them).
+    models::to_channels_last(*model_);
     optimizer_ = make_optimizer(c_.optimizer.get<OptimizerConfig>(), *model_);
     scheduler_ = make_scheduler(c_.scheduler, optimizer_->config().lr);
     loss_ = make_loss(c_.loss);
@@ -304,11 +308,12 @@ class Run {
     const auto t0 = Clock::now();
     optimizer_->zero_grad();
     while (auto batch = loader.next()) {
+      if (c_.precision == "bf16" && !bf16_checked_) check_bf16_gradients(*batch);
       if (micro % c_.accumulate == 0) scheduler_->apply(*optimizer_, e, step, steps);
       models::ModelOutput out;
       {
         const Autocast autocast(o_.device, c_.precision == "bf16");
-        out = model_->forward_all(batch->images.to(o_.device));
+        out = model_->forward_all(batch->images.to(o_.device).contiguous(at::MemoryFormat::ChannelsLast));
       }
       auto loss = (*loss_)(out.logits.to(torch::kFloat), target_of(*batch));  // losses in fp32
       if (out.aux_logits.defined())
@@ -343,6 +348,47 @@ class Run {
     return r;
   }
 
+  // The gradients of one batch in bf16 against fp32, before the first step of a bf16 run. The
+  // oneDNN in Debian's LibTorch 1.13 computes wrong bf16 weight gradients for narrow
+  // convolutions (16 or fewer output channels from 32 or fewer) at 384 px and more: values of
+  // 1e30 or NaN, which would wreck the run silently. Measured in eval mode, so batch-norm
+  // statistics and the random streams are left as they were.
+  void check_bf16_gradients(const data::Batch& batch) {
+    bf16_checked_ = true;
+    const auto x = batch.images.to(o_.device).contiguous(at::MemoryFormat::ChannelsLast);
+    const auto gradients = [&](bool bf16) {
+      optimizer_->zero_grad();
+      {
+        const Autocast autocast(o_.device, bf16);
+        const auto logits = model_->forward(x);
+        (*loss_)(logits.to(torch::kFloat), target_of(batch)).backward();
+      }
+      std::vector<std::pair<std::string, torch::Tensor>> g;
+      for (const auto& p : model_->named_parameters())
+        if (p.value().grad().defined()) g.emplace_back(p.key(), p.value().grad().clone());
+      return g;
+    };
+    model_->eval();
+    const auto fp32 = gradients(false), bf16 = gradients(true);
+    optimizer_->zero_grad();
+    model_->train();
+    if (c_.freeze_batch_norm) freeze_batch_norm(*model_);
+    // Gross errors only: bf16's rounding moves a gradient by about 1 %; the bug by orders of
+    // magnitude. The floor keeps near-zero gradients (cancelling sums) from false alarms.
+    double largest = 0;
+    for (const auto& g : fp32) largest = std::max(largest, g.second.norm().item<double>());
+    for (size_t i = 0; i < fp32.size() && i < bf16.size(); ++i) {
+      const double reference = fp32[i].second.norm().item<double>();
+      const double error = (bf16[i].second - fp32[i].second).norm().item<double>();
+      if (!std::isfinite(error) || error > std::max(reference, 1e-3 * largest))
+        throw core::Error("precision: bf16: this LibTorch computes wrong bf16 gradients for " + fp32[i].first +
+                          " at data.size " + std::to_string(c_.data.size) + " (relative error " +
+                          std::to_string(error / std::max(reference, 1e-30)) +
+                          "; oneDNN's narrow bf16 convolutions at 384 px and more); train with precision: fp32, "
+                          "or at a smaller data.size, or with wider decoder_channels");
+    }
+  }
+
   torch::Tensor target_of(const data::Batch& b) const {
     if (!c_.classifier()) return b.masks.to(o_.device);
     if (b.targets.defined()) return b.targets.to(o_.device);
@@ -367,7 +413,7 @@ class Run {
       torch::Tensor logits;
       {
         const Autocast autocast(o_.device, c_.precision == "bf16");
-        logits = model_->forward(b->images.to(o_.device));
+        logits = model_->forward(b->images.to(o_.device).contiguous(at::MemoryFormat::ChannelsLast));
       }
       logits = logits.to(torch::kFloat);
       const auto target = target_of(*b);
@@ -564,6 +610,7 @@ class Run {
   SwaSchedule swa_when_;
   std::vector<std::pair<int, double>> top_;  // (epoch, score), best first
   TrainResult result_;
+  bool bf16_checked_ = false;
 };
 
 }  // namespace
