@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "checkpoint_fixture.h"
 #include "ptx/data/image_tensor.h"
 #include "ptx/io/csv.h"
 #include "ptx/io/image.h"
@@ -24,15 +25,6 @@ models::ModelSpec classifier_spec(const std::string& encoder) {
   s.arch = "classifier";
   s.encoder = encoder;
   s.in_channels = 1;
-  return s;
-}
-
-models::ModelSpec small_unet() {
-  models::ModelSpec s;
-  s.arch = "unet";
-  s.encoder = "resnet18";
-  s.in_channels = 1;
-  s.decoder_channels = {32, 16, 16, 8, 8};
   return s;
 }
 
@@ -114,7 +106,7 @@ TEST(GradCam, TheClassifierHeatFollowsTheEvidence) {
 
 TEST(GradCam, SegmentationExplainsTheSummedMaskLogits) {
   torch::manual_seed(7);
-  const auto spec = small_unet();
+  const auto spec = test::small_unet();
   auto model = models::build_model(spec);
   const predict::GradCam cam(model, spec, grey_input(64));
   EXPECT_FALSE(cam.classifier());

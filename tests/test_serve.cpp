@@ -144,6 +144,14 @@ TEST_F(ServeFixture, BadUploadsGetTheirStatusAndAMessage) {
   EXPECT_EQ(get("/api/v1/health").status, 200);
 }
 
+TEST_F(ServeFixture, AHugeImageInASmallFileIsRefused) {
+  start(20.0f);
+  // 9000 x 9000 of black: 81 Mpx in a few hundred kB of PNG.
+  const auto huge = post(io::encode_png(cv::Mat::zeros(9000, 9000, CV_8U)));
+  EXPECT_EQ(huge.status, 422);
+  EXPECT_NE(huge.body.find("at most"), std::string::npos) << huge.body;
+}
+
 TEST_F(ServeFixture, PathsOutsideTheApiAreNotFound) {
   start(20.0f);
   EXPECT_EQ(get("/api/v1/results/0123456789abcdef/mask.png").status, 404);
@@ -219,25 +227,31 @@ TEST_F(ServeFixture, AFullLineAnswers503AndTheServerCarriesOn) {
 }
 
 TEST(ServeWorkQueue, RefusesWhenEveryWorkerIsBusyAndTheLineIsFull) {
-  std::promise<void> release;
+  std::promise<void> release, started;
   std::shared_future<void> released = release.get_future().share();
-  std::atomic<int> done{0};
-  {
-    serve::WorkQueue q(1, 1);
-    std::promise<void> started;
-    ASSERT_TRUE(q.try_submit([&] {
-      started.set_value();
-      released.wait();
-      ++done;
-    }));
-    started.get_future().wait();
-    EXPECT_TRUE(q.try_submit([&] { ++done; }));   // waits in line
-    EXPECT_FALSE(q.try_submit([&] { ++done; }));  // the line is full
-    EXPECT_EQ(q.load().running, 1u);
-    EXPECT_EQ(q.load().waiting, 1u);
-    release.set_value();
-  }  // the destructor finishes what was accepted
-  EXPECT_EQ(done.load(), 2);
+  serve::WorkQueue q(1, 1);
+  auto first = q.try_submit([&] {
+    started.set_value();
+    released.wait();
+    return 1;
+  });
+  ASSERT_TRUE(first.has_value());
+  started.get_future().wait();
+  auto second = q.try_submit([] { return 2; });  // waits in line
+  ASSERT_TRUE(second.has_value());
+  EXPECT_FALSE(q.try_submit([] { return 3; }).has_value());  // the line is full
+  EXPECT_EQ(q.load().running, 1u);
+  EXPECT_EQ(q.load().waiting, 1u);
+  release.set_value();
+  EXPECT_EQ(first->get(), 1);
+  EXPECT_EQ(second->get(), 2);
+  // Once a job's answer is there its worker is free: the next job is taken at once, every time.
+  serve::WorkQueue strict(1, 0);
+  for (int i = 0; i < 200; ++i) {
+    auto r = strict.try_submit([i] { return i; });
+    ASSERT_TRUE(r.has_value()) << "submission " << i;
+    EXPECT_EQ(r->get(), i);
+  }
 }
 
 TEST(ServeUpload, KindsComeFromTheBytes) {

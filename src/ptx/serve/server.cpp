@@ -103,6 +103,8 @@ struct RemoveOnExit {
   }
 };
 
+constexpr int kMaxImageSide = 8192;  // radiographs are at most about 4k x 4k
+
 struct Answer {
   int status = 200;
   json body;
@@ -194,6 +196,12 @@ struct Server::Impl {
         message.replace(at, source.path.string().size(), "upload");
       return {422, error_body("the " + upload_kind_name(kind) + " upload cannot be decoded: " + message)};
     }
+    // A small file can hold a huge image (PNG compresses a blank gigapixel to a few MB): the maps
+    // of one would take gigabytes.
+    if (double(r.gray.total()) > double(kMaxImageSide) * kMaxImageSide)
+      return {422, error_body("the image is " + std::to_string(r.gray.cols) + " x " + std::to_string(r.gray.rows) +
+                              " pixels; at most " + std::to_string(kMaxImageSide * kMaxImageSide) +
+                              " pixels (" + std::to_string(kMaxImageSide) + " x " + std::to_string(kMaxImageSide) + ")")};
     const auto p = predict::predict_image(segmenter, classifier, r.gray, options.image);
     Result result;
     result.overlay_png = io::encode_png(post::draw_overlay(r.gray, p.mask));
@@ -275,22 +283,20 @@ struct Server::Impl {
       const UploadKind kind = sniff_upload(req.body);
       if (kind == UploadKind::unknown)
         return send_json(res, 415, error_body("not a DICOM (Part 10, with its DICM preamble), PNG or JPEG file"));
-      auto done = std::make_shared<std::promise<Answer>>();
-      auto answer = done->get_future();
       // The handler waits for the job, so req outlives it.
-      const bool queued = queue.try_submit([this, done, &req, kind] {
+      auto answer = queue.try_submit([this, &req, kind]() -> Answer {
         try {
-          done->set_value(predict_upload(req.body, kind));
+          return predict_upload(req.body, kind);
         } catch (const std::exception& e) {
-          done->set_value({500, error_body(std::string("prediction failed: ") + e.what())});
+          return {500, error_body(std::string("prediction failed: ") + e.what())};
         }
       });
-      if (!queued) {
+      if (!answer) {
         res.set_header("Retry-After", "1");
         return send_json(res, 503, error_body("busy: " + std::to_string(options.max_waiting) +
                                               " uploads are already waiting; retry shortly"));
       }
-      const Answer a = answer.get();
+      const Answer a = answer->get();
       send_json(res, a.status, a.body);
     });
     http.Get(R"(/api/v1/results/([0-9a-f]{16})/(overlay\.png|mask\.png|mask\.rle\.txt|seg\.dcm))",

@@ -5,7 +5,7 @@
 namespace ptx::serve {
 
 WorkQueue::WorkQueue(int workers, std::size_t max_waiting) : max_waiting_(max_waiting) {
-  for (int i = 0; i < std::max(1, workers); ++i) threads_.emplace_back([this] { work(); });
+  for (int i = 0; i < std::max(1, workers); ++i) threads_.emplace_back([this] { run_worker(); });
 }
 
 WorkQueue::~WorkQueue() {
@@ -17,13 +17,13 @@ WorkQueue::~WorkQueue() {
   for (auto& t : threads_) t.join();
 }
 
-bool WorkQueue::try_submit(std::function<void()> job) {
+bool WorkQueue::enqueue(std::function<void()> work, std::function<void()> done) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     // A job is refused only when no worker is free and the line is full.
     const bool worker_free = running_ + waiting_.size() < threads_.size();
     if (stopping_ || (!worker_free && waiting_.size() >= max_waiting_)) return false;
-    waiting_.push_back(std::move(job));
+    waiting_.push_back({std::move(work), std::move(done)});
   }
   ready_.notify_one();
   return true;
@@ -34,9 +34,9 @@ WorkQueue::Load WorkQueue::load() const {
   return {running_, waiting_.size(), threads_.size(), max_waiting_};
 }
 
-void WorkQueue::work() {
+void WorkQueue::run_worker() {
   for (;;) {
-    std::function<void()> job;
+    Item job;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       ready_.wait(lock, [&] { return stopping_ || !waiting_.empty(); });
@@ -45,9 +45,12 @@ void WorkQueue::work() {
       waiting_.pop_front();
       ++running_;
     }
-    job();
-    std::lock_guard<std::mutex> lock(mutex_);
-    --running_;
+    job.work();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      --running_;
+    }
+    job.done();
   }
 }
 
