@@ -124,7 +124,7 @@ TEST(DicomSeg, RoundTripsTheMaskPixelExactAndReferencesTheSource) {
   }
 }
 
-TEST(DicomSeg, TheChallengesOwnFilesGetAValidSegDespiteTheirBareAge) {
+TEST(DicomSeg, TheChallengesOwnFilesGetAValidSegAndScDespiteTheirBareAgeAndLongSpacing) {
   PTX_REQUIRE_SHARED_DATA();
   // The challenge writes Patient's Age as bare years ("38"), which DCMTK refuses to copy into a
   // derived object: the SEG carries it as the Age String "038Y".
@@ -144,6 +144,17 @@ TEST(DicomSeg, TheChallengesOwnFilesGetAValidSegDespiteTheirBareAge) {
   EXPECT_EQ(age, "038Y");
   io::write_dicom_sc(dir / "sc.dcm", src, cv::Mat(1024, 1024, CV_8UC3, cv::Scalar(1, 2, 3)));
   EXPECT_TRUE(fs::exists(dir / "sc.dcm"));
+  // Another writes its Pixel Spacing with 17 significant digits, longer than a Decimal String may
+  // be: the SEG and SC carry it shortened.
+  const std::string long_spacing =
+      test::shared_data() + "/siim-sample/1.2.276.0.7230010.3.1.4.8323329.1314.1517875167.222290.dcm";
+  io::write_dicom_seg(dir / "seg2.dcm", long_spacing, mask);
+  io::write_dicom_sc(dir / "sc2.dcm", long_spacing, cv::Mat(1024, 1024, CV_8UC3, cv::Scalar(1, 2, 3)));
+  DcmFileFormat sc;
+  ASSERT_TRUE(sc.loadFile((dir / "sc2.dcm").c_str()).good());
+  OFString spacing;
+  sc.getDataset()->findAndGetOFStringArray(DCM_PixelSpacing, spacing);
+  EXPECT_EQ(spacing, "0.143\\0.143");
 }
 
 TEST(DicomSeg, RefusesAMaskOfAnotherSizeAndNonSegFiles) {

@@ -14,13 +14,16 @@
 
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <sstream>
 #include <opencv2/imgproc.hpp>
 #include <vector>
 
 #include "ptx/core/atomic_file.h"
 #include "ptx/core/error.h"
+#include "ptx/core/strings.h"
 #include "ptx/io/dicom.h"
 #include "ptx/version.h"
 
@@ -83,6 +86,22 @@ void repair_patient_age(DcmDataset& ds) {
   }
 }
 
+// Decimal Strings of at most 16 characters, as the VR allows: some of the challenge's files write
+// their Pixel Spacing as "0.14300000000000002\0.14300000000000002", which DCMTK refuses to copy.
+std::string valid_decimal_strings(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream values(text);
+  for (std::string item; std::getline(values, item, '\\');) {
+    if (item.size() > 16) {
+      char shorter[32];
+      std::snprintf(shorter, sizeof(shorter), "%.10g", std::strtod(item.c_str(), nullptr));
+      item = shorter;
+    }
+    items.push_back(item);
+  }
+  return core::join(items, "\\");
+}
+
 void load_source(Source& s, const std::string& source_path) {
   register_dicom_codecs();
   if (!std::filesystem::is_regular_file(source_path)) throw core::Error(core::at(source_path) + "no such DICOM file");
@@ -100,6 +119,7 @@ void load_source(Source& s, const std::string& source_path) {
   if (s.ds->findAndGetUint16(DCM_Columns, v).good()) s.columns = v;
   s.pixel_spacing = get(*s.ds, DCM_PixelSpacing);
   if (s.pixel_spacing.empty()) s.pixel_spacing = get(*s.ds, DCM_ImagerPixelSpacing);
+  if (!s.pixel_spacing.empty()) s.pixel_spacing = valid_decimal_strings(s.pixel_spacing);
   if (s.sop_class.empty() || s.sop_instance.empty() || s.study.empty() || s.series.empty())
     throw core::Error(core::at(source_path) + "lacks SOP Class, SOP Instance, Study or Series Instance UID: cannot derive DICOM from it");
   if (s.rows <= 0 || s.columns <= 0) throw core::Error(core::at(source_path) + "has no Rows/Columns: not an image");
