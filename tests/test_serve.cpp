@@ -71,6 +71,11 @@ TEST_F(ServeFixture, ADicomUploadGivesItsProbabilityAreaRleOverlayMaskAndSeg) {
   EXPECT_EQ(r.body.find("Doe"), std::string::npos);
   EXPECT_EQ(r.body.find("PAT-12345"), std::string::npos);
 
+  // curl --data-binary sends application/x-www-form-urlencoded: the body is still the file.
+  const auto as_form = test::http_request("POST", "127.0.0.1", server->port, "/api/v1/predict",
+                                          core::read_file(phantom.path), "application/x-www-form-urlencoded");
+  EXPECT_EQ(as_form.status, 200) << as_form.body;
+
   const cv::Mat from_rle = io::rle_decode_mask(j["rle"].get<std::string>(), 96, 96);
   EXPECT_EQ(cv::countNonZero(from_rle), 96 * 96);
 
@@ -162,6 +167,14 @@ TEST_F(ServeFixture, PathsOutsideTheApiAreNotFound) {
   const auto page = get("/");
   EXPECT_EQ(page.status, 200);
   EXPECT_NE(page.body.find("id=\"file\""), std::string::npos);
+}
+
+TEST_F(ServeFixture, ASecondServerCannotTakeTheSamePort) {
+  start(20.0f);
+  serve::ServeOptions o;
+  o.port = server->port;
+  serve::Server second(segmenter, predict::Ensemble(), o);
+  EXPECT_NE(test::error_of([&] { second.bind(); }).find("in use"), std::string::npos);
 }
 
 TEST_F(ServeFixture, TheModelDescriptionNamesTheCheckpointByItsSha256) {

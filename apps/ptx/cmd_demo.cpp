@@ -26,7 +26,7 @@ void add_demo(CLI::App& root, const Globals& g) {
   cmd->add_option("--out", a->options.out, "output folder")->capture_default_str();
   cmd->add_option("--minutes", a->options.minutes, "time budget for everything (training gets what the rest leaves)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(0.1, 10000.0));
   cmd->add_option("--seed", a->options.seed, "seed of the data and the training")->capture_default_str();
   cmd->add_option("--count", a->options.train_images, "synthetic training radiographs")->capture_default_str()->check(CLI::Range(20, 100000));
   cmd->add_option("--test-count", a->options.test_images, "synthetic test radiographs")->capture_default_str()->check(CLI::Range(1, 100000));

@@ -24,9 +24,13 @@ bool is_loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
-// SIGINT/SIGTERM stop the server cleanly: blocked in every thread (call this before any thread
-// starts, LibTorch's included), then awaited by one thread that stops the server.
+// SIGINT/SIGTERM stop the server cleanly: blocked in every thread (call this before the server's
+// threads start), then awaited by one thread that stops the server.
 sigset_t block_stop_signals() {
+  // A shell starts background jobs with SIGINT ignored, and an ignored signal never reaches
+  // sigwait: take the default back (then block it).
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);

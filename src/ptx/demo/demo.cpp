@@ -330,7 +330,10 @@ DemoSummary run_demo(const DemoOptions& o) {
       image_size = r.gray.size();
       const auto* t = truth ? truth->find(r.image_id) : nullptr;
       const cv::Mat truth_mask = t ? truth->mask(*t, r.gray.cols, r.gray.rows) : cv::Mat();
-      real.pictures.push_back(overlay_picture(r, mask, truth_mask, r.image_id.substr(0, 12) + "…" + (t ? "" : " (no truth)")));
+      const std::string labelled = !t ? "no labels" : t->positive() ? "labelled pneumothorax" : "labelled without pneumothorax";
+      const int area = cv::countNonZero(mask);
+      real.pictures.push_back(overlay_picture(
+          r, mask, truth_mask, labelled + "; " + (area ? "predicted " + std::to_string(area) + " px" : "predicted empty")));
     }
     if (truth && !real.pictures.empty()) {
       const auto e = eval::evaluate_labels(*truth, io::read_label_csv((extra_out / "predictions.csv").string()),

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -238,6 +239,12 @@ struct Server::Impl {
 
   void routes() {
     http.set_payload_max_length(options.max_upload_bytes);
+    // SO_REUSEADDR (a restart binds at once) but not httplib's default SO_REUSEPORT, with which a
+    // second server on the same port would silently share its connections.
+    http.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<void*>(&yes), sizeof(yes));
+    });
     http.new_task_queue = [n = options.http_threads] { return new httplib::ThreadPool(std::size_t(std::max(2, n))); };
     http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
       core::info(req.method + " " + req.path + " " + std::to_string(res.status));  // no query, no body
@@ -276,17 +283,31 @@ struct Server::Impl {
                                       {"workers", load.workers}, {"max_waiting", load.max_waiting}}}});
     });
     http.Get("/api/v1/model", [this](const httplib::Request&, httplib::Response& res) { send_json(res, 200, model_info); });
-    http.Post("/api/v1/predict", [this](const httplib::Request& req, httplib::Response& res) {
-      if (req.body.empty())
+    // The body is read through a content reader, whatever its Content-Type: httplib would parse a
+    // form-urlencoded body (curl --data-binary's default type) and refuse one over 8 kB.
+    http.Post("/api/v1/predict", [this](const httplib::Request& req, httplib::Response& res,
+                                        const httplib::ContentReader& read) {
+      const auto declared = std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
+      std::string body;
+      const bool complete = declared <= options.max_upload_bytes && read([&](const char* data, std::size_t n) {
+        body.append(data, n);
+        return body.size() <= options.max_upload_bytes;  // a chunked upload declares no length
+      });
+      if (declared > options.max_upload_bytes || body.size() > options.max_upload_bytes) {
+        res.status = 413;  // the error handler words it
+        return;
+      }
+      if (!complete) return send_json(res, 400, error_body("the upload was cut off before its end"));
+      if (body.empty())
         return send_json(res, 400, error_body("empty body: send the DICOM, PNG or JPEG file itself as the body "
                                               "(curl --data-binary @image.dcm)"));
-      const UploadKind kind = sniff_upload(req.body);
+      const UploadKind kind = sniff_upload(body);
       if (kind == UploadKind::unknown)
         return send_json(res, 415, error_body("not a DICOM (Part 10, with its DICM preamble), PNG or JPEG file"));
-      // The handler waits for the job, so req outlives it.
-      auto answer = queue.try_submit([this, &req, kind]() -> Answer {
+      // The handler waits for the job, so body outlives it.
+      auto answer = queue.try_submit([this, &body, kind]() -> Answer {
         try {
-          return predict_upload(req.body, kind);
+          return predict_upload(body, kind);
         } catch (const std::exception& e) {
           return {500, error_body(std::string("prediction failed: ") + e.what())};
         }
