@@ -65,10 +65,22 @@ TEST(Demo, RunsTheWholeStoryAndItsReportShowsTheNumbersEvaluateFinds) {
     EXPECT_NE(html.find("Real radiographs"), std::string::npos);
     EXPECT_EQ(csv_rows(dir / "demo/extra/siim-sample/predictions.csv"), 1u + 10u);
   }
+  // A second demo into the same folder replaces the first.
+  const auto again = test::run_ptx("--json demo --out " + (dir / "demo") +
+                                   " --count 40 --test-count 3 --image-size 64 --set data.size=64 --set epochs=1 --no-extra");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(csv_rows(dir / "demo/submission.csv"), 1u + 3u);
+  EXPECT_FALSE(fs::exists(dir / "demo/extra"));
 }
 
 TEST(Demo, BadOptionsAreUsageErrors) {
   test::TempDir dir;
+  // A folder that is not a demo's is not cleared.
+  core::write_file_atomic(dir / "precious/notes.txt", "keep me");
+  const auto refused = test::run_ptx("demo --out " + (dir / "precious") + " --count 40 --no-extra");
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("not made by ptx demo"), std::string::npos) << refused.err;
+  EXPECT_EQ(core::read_file(dir / "precious/notes.txt"), "keep me");
   EXPECT_EQ(test::run_ptx("demo --out " + (dir / "d") + " --count 5").exit_code, 2);
   const auto r = test::run_ptx("demo --out " + (dir / "d") + " --count 40 --no-extra --set model.encoder=resnet999");
   EXPECT_EQ(r.exit_code, 1);

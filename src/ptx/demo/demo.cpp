@@ -129,6 +129,24 @@ std::optional<io::LabelSet> labels_in(const std::string& dir) {
   }
 }
 
+// What a demo writes into its folder: the parts a new run replaces.
+const std::vector<std::string> kDemoOutputs{"synth",  "data",  "train",          "validation", "thresholds",
+                                            "test",   "extra", "submission.csv", "report.html"};
+constexpr const char* kDemoMarker = "ptx-demo.txt";
+
+// A new demo starts from nothing: the parts an earlier demo left are removed, but only from a
+// folder an earlier demo made (it holds the marker): --out pointing at anything else that is not
+// empty is refused rather than cleared.
+void prepare_output(const fs::path& out) {
+  if (fs::exists(out) && !fs::is_empty(out)) {
+    if (!fs::exists(out / kDemoMarker))
+      throw core::UsageError("--out " + out.string() + " is not empty and was not made by ptx demo: choose a new folder");
+    for (const auto& name : kDemoOutputs) fs::remove_all(out / name);
+  }
+  fs::create_directories(out);
+  core::write_file_atomic(out / kDemoMarker, "A folder of ptx demo: the next demo run here replaces its contents.\n");
+}
+
 }  // namespace
 
 std::string default_extra_folder() {
@@ -142,7 +160,7 @@ DemoSummary run_demo(const DemoOptions& o) {
   if (o.minutes <= 0) throw core::UsageError("--minutes must be > 0");
   if (o.train_images < 20) throw core::UsageError("--count must be at least 20 (five folds with positives in each)");
   const fs::path out = absolute(o.out);
-  fs::create_directories(out);
+  prepare_output(out);
   const fs::path synth_dir = out / "synth", data_dir = out / "data";
   Steps steps(5 + int(o.extra.size()));
   // The training configuration, checked before anything runs (a bad --set fails at once).
