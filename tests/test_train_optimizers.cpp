@@ -11,7 +11,6 @@
 #include "ptx/models/registry.h"
 #include "ptx/models/weights.h"
 #include "ptx/train/optimizers.h"
-#include "ptx/train/fused_adam.h"
 #include "ptx/train/radam.h"
 #include "python_reference.h"
 #include "test_support.h"
@@ -294,26 +293,4 @@ TEST(Optimizers, ConfigRoundTripsAndRejectsUnknownKeys) {
   EXPECT_NE(msg.find("encoder_lr_factor"), std::string::npos) << msg;
   msg = test::error_of([] { json{{"type", "adamax"}}.get<OptimizerConfig>(); });
   EXPECT_NE(msg.find("adam, adamw, sgd, radam"), std::string::npos) << msg;
-}
-
-TEST(FusedAdam, FollowsLibTorchsAdamOnChannelsLastParameters) {
-  torch::manual_seed(3);
-  const auto a = torch::randn({8, 6, 5, 7}).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
-  const auto b = torch::randn({40}).requires_grad_();
-  std::vector<torch::Tensor> fused{a.detach().clone().requires_grad_(), b.detach().clone().requires_grad_()};
-  std::vector<torch::Tensor> stock{a.detach().clone().requires_grad_(), b.detach().clone().requires_grad_()};
-  const auto options = torch::optim::AdamOptions(0.05).weight_decay(0.01).betas({0.8, 0.95});
-  train::FusedAdam f(fused, options);
-  torch::optim::Adam s(stock, options);
-  for (int step = 0; step < 6; ++step) {
-    const auto g0 = torch::randn({8, 6, 5, 7}), g1 = torch::randn({40});
-    fused[0].mutable_grad() = g0.contiguous(at::MemoryFormat::ChannelsLast);
-    stock[0].mutable_grad() = g0.contiguous(at::MemoryFormat::ChannelsLast);
-    fused[1].mutable_grad() = g1.clone();
-    stock[1].mutable_grad() = g1.clone();
-    f.step();
-    s.step();
-  }
-  for (int i = 0; i < 2; ++i) EXPECT_LT((fused[i] - stock[i]).abs().max().item<double>(), 1e-6) << i;
-  EXPECT_TRUE(fused[0].is_contiguous(at::MemoryFormat::ChannelsLast));
 }

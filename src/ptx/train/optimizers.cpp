@@ -5,7 +5,6 @@
 #include "ptx/core/error.h"
 #include "ptx/core/strings.h"
 #include "ptx/train/json_options.h"
-#include "ptx/train/fused_adam.h"
 #include "ptx/train/radam.h"
 
 namespace ptx::train {
@@ -27,7 +26,7 @@ std::vector<torch::optim::OptimizerParamGroup> torch_groups(const std::vector<Pa
 std::unique_ptr<torch::optim::Optimizer> build(const OptimizerConfig& c, const std::vector<ParamGroup>& groups) {
   const auto betas = std::make_tuple(c.beta1, c.beta2);
   if (c.type == "adam")
-    return std::make_unique<FusedAdam>(
+    return std::make_unique<torch::optim::Adam>(
         torch_groups(groups),
         torch::optim::AdamOptions(c.lr).betas(betas).eps(c.eps).weight_decay(c.weight_decay).amsgrad(c.amsgrad));
   if (c.type == "adamw")
