@@ -176,6 +176,16 @@ struct Server::Impl {
     routes();
   }
 
+  // A message without the server's own file names, which mean nothing to the client.
+  std::string for_client(std::string message) const {
+    const std::string dir = folder.path().string() + "/";
+    for (auto at = message.find(dir); at != std::string::npos; at = message.find(dir, at)) {
+      auto end = message.find_first_of(": ", at + dir.size());
+      message.replace(at, (end == std::string::npos ? message.size() : end) - at, "upload");
+    }
+    return message;
+  }
+
   // The prediction of one upload whose kind is known; runs on a worker.
   Answer predict_upload(const std::string& body, UploadKind kind) {
     const auto start = std::chrono::steady_clock::now();
@@ -190,12 +200,7 @@ struct Server::Impl {
         r.gray = io::decode_gray_image(body, "upload");
       }
     } catch (const core::Error& e) {
-      std::string message = e.what();
-      // The server's own file name means nothing to the client.
-      for (auto at = message.find(source.path.string()); !source.path.empty() && at != std::string::npos;
-           at = message.find(source.path.string()))
-        message.replace(at, source.path.string().size(), "upload");
-      return {422, error_body("the " + upload_kind_name(kind) + " upload cannot be decoded: " + message)};
+      return {422, error_body("the " + upload_kind_name(kind) + " upload cannot be decoded: " + for_client(e.what()))};
     }
     // A small file can hold a huge image (PNG compresses a blank gigapixel to a few MB): the maps
     // of one would take gigabytes.
@@ -208,10 +213,16 @@ struct Server::Impl {
     result.overlay_png = io::encode_png(post::draw_overlay(r.gray, p.mask));
     result.mask_png = io::encode_png(p.mask);
     result.rle = p.area ? io::rle_encode(p.mask) : "-1";
+    std::vector<std::string> warnings = r.meta ? io::chest_radiograph_warnings(*r.meta) : std::vector<std::string>{};
     if (r.meta && p.area > 0) {
-      const RemoveOnExit seg{folder.new_file("-seg.dcm")};
-      io::write_dicom_seg(seg.path.string(), source.path.string(), p.mask);
-      result.seg_dcm = core::read_file(seg.path);
+      // A SEG that cannot be made does not undo the prediction: the answer says why it is missing.
+      try {
+        const RemoveOnExit seg{folder.new_file("-seg.dcm")};
+        io::write_dicom_seg(seg.path.string(), source.path.string(), p.mask);
+        result.seg_dcm = core::read_file(seg.path);
+      } catch (const core::Error& e) {
+        warnings.push_back("no DICOM SEG: " + for_client(e.what()));
+      }
     }
     const bool has_seg = !result.seg_dcm.empty();
     const std::string rle = result.rle;
@@ -232,7 +243,7 @@ struct Server::Impl {
                 {"links", links}};
     answer["area_mm2"] = r.mm2_per_pixel > 0 ? json(p.area * r.mm2_per_pixel) : json(nullptr);
     answer["metadata"] = r.meta ? dicom_metadata(*r.meta) : json{{"rows", r.gray.rows}, {"columns", r.gray.cols}};
-    answer["warnings"] = r.meta ? io::chest_radiograph_warnings(*r.meta) : std::vector<std::string>{};
+    answer["warnings"] = warnings;
     answer["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return {200, answer};
   }
