@@ -10,6 +10,7 @@
 #include "command.h"
 #include "ptx/core/error.h"
 #include "ptx/core/log.h"
+#include "ptx/core/strings.h"
 #include "ptx/io/image.h"
 #include "ptx/io/label_csv.h"
 #include "ptx/post/overlay.h"
@@ -28,9 +29,7 @@ struct OverlayArgs {
 };
 
 bool ends_with_png(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  for (auto& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return ext == ".png";
+  return core::lower(fs::path(path).extension().string()) == ".png";
 }
 
 // The truth of one image: from a label CSV (nullopt when the image has no row) or from a folder of

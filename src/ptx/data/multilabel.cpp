@@ -5,6 +5,7 @@
 #include <set>
 
 #include "ptx/core/error.h"
+#include "ptx/core/strings.h"
 #include "ptx/io/csv.h"
 
 namespace ptx::data {
@@ -36,8 +37,7 @@ std::vector<std::string> split_labels(const std::string& field, char sep, const 
 std::string image_stem(const std::string& id) {
   const std::size_t dot = id.rfind('.');
   if (dot == std::string::npos) return id;
-  std::string ext = id.substr(dot + 1);
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  const std::string ext = core::lower(id.substr(dot + 1));
   return ext == "png" || ext == "jpg" || ext == "jpeg" || ext == "dcm" ? id.substr(0, dot) : id;
 }
 

@@ -7,17 +7,12 @@
 
 #include "ptx/core/error.h"
 #include "ptx/core/safe_name.h"
+#include "ptx/core/strings.h"
 #include "ptx/io/csv.h"
 
 namespace ptx::data {
 namespace fs = std::filesystem;
 
-namespace {
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-}  // namespace
 
 std::vector<std::string> find_files(const std::vector<std::string>& dirs, const std::vector<std::string>& extensions) {
   std::vector<std::string> files;
@@ -26,7 +21,7 @@ std::vector<std::string> find_files(const std::vector<std::string>& dirs, const 
     for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied);
          it != fs::recursive_directory_iterator(); ++it) {
       if (!it->is_regular_file()) continue;
-      const std::string ext = lower(it->path().extension().string());
+      const std::string ext = core::lower(it->path().extension().string());
       if (std::find(extensions.begin(), extensions.end(), ext) != extensions.end()) files.push_back(it->path().string());
     }
   }

@@ -12,6 +12,7 @@
 #include "ptx/core/embedded.h"
 #include "ptx/core/error.h"
 #include "ptx/core/log.h"
+#include "ptx/core/strings.h"
 #include "ptx/data/convert.h"
 #include "ptx/data/index_csv.h"
 #include "ptx/data/synth.h"
@@ -37,12 +38,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-std::string fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
-  return buf;
-}
-
 std::string absolute(const fs::path& p) { return fs::absolute(p).lexically_normal().string(); }
 
 // The steps' names and durations, for the log and the report's timing table.
@@ -56,8 +51,8 @@ class Steps {
   }
   void end(const std::string& detail) {
     const double s = seconds_since(start_);
-    rows_.push_back({name_, fixed(s, 1), detail});
-    core::info("      " + detail + " (" + fixed(s, 1) + " s)");
+    rows_.push_back({name_, core::fixed(s, 1), detail});
+    core::info("      " + detail + " (" + core::fixed(s, 1) + " s)");
   }
   const std::vector<std::vector<std::string>>& rows() const { return rows_; }
 
@@ -107,8 +102,8 @@ std::vector<const eval::ImageScore*> gallery_choice(const eval::Evaluation& e) {
 
 std::vector<std::vector<std::string>> metric_rows(const eval::DiceSummary& s) {
   return {{"images", std::to_string(s.images)},
-          {"Dice (the challenge metric)", fixed(s.dice, 4)},
-          {"Dice on images with a pneumothorax", fixed(s.dice_on_positives, 4)},
+          {"Dice (the challenge metric)", core::fixed(s.dice, 4)},
+          {"Dice on images with a pneumothorax", core::fixed(s.dice_on_positives, 4)},
           {"true positives (pneumothorax found)", std::to_string(s.true_positives)},
           {"false negatives (pneumothorax missed)", std::to_string(s.false_negatives)},
           {"true negatives (correctly empty)", std::to_string(s.true_negatives)},
@@ -206,13 +201,13 @@ DemoSummary run_demo(const DemoOptions& o) {
   const double train_minutes = std::max(0.25, o.minutes - seconds_since(started) / 60 - 1.0);
   train_config.minutes = train_config.minutes > 0 ? std::min(train_config.minutes, train_minutes) : train_minutes;
   steps.begin("training " + train_config.model.arch + " " + train_config.model.encoder + " for up to " +
-              std::to_string(train_config.epochs) + " epochs (" + fixed(train_config.minutes, 1) + " min budget)");
+              std::to_string(train_config.epochs) + " epochs (" + core::fixed(train_config.minutes, 1) + " min budget)");
   train::TrainOptions to;
   to.device = o.device;
   to.progress = o.progress;
   const auto trained = train::train_model(train_config, to);
   steps.end(std::to_string(trained.history.size()) + " epochs (stopped by " + trained.stop_reason +
-            "), best validation score " + fixed(trained.best_score, 4) + " at epoch " + std::to_string(trained.best_epoch));
+            "), best validation score " + core::fixed(trained.best_score, 4) + " at epoch " + std::to_string(trained.best_epoch));
 
   const auto segmenter = predict::Ensemble::load({trained.best_checkpoint}, {}, o.device);
   const predict::Ensemble no_classifier;
@@ -246,7 +241,7 @@ DemoSummary run_demo(const DemoOptions& o) {
   const post::Triplet triplet = search.grid.at(searched.best);
   const auto& valid_score = searched.points[searched.best];
   steps.end("best of " + std::to_string(searched.points.size()) + " triplets: " + triplet.str() + ", Dice " +
-            fixed(valid_score.dice, 4) + " on " + std::to_string(searched.images) + " validation images");
+            core::fixed(valid_score.dice, 4) + " on " + std::to_string(searched.images) + " validation images");
 
   // 5: the held-out test set, its submission and its score.
   steps.begin("predicting the " + std::to_string(test_set.images) + " test radiographs");
@@ -265,8 +260,8 @@ DemoSummary run_demo(const DemoOptions& o) {
   const auto test_labels = io::read_label_csv(test_set.labels_csv);
   const auto evaluation = eval::evaluate_labels(test_labels, io::read_label_csv(sub.out), o.size, o.size);
   const auto& test_score = evaluation.summary;
-  steps.end(std::to_string(predicted.images) + " images at " + fixed(predicted.images / std::max(1e-9, predicted.seconds), 1) +
-            " images/s, " + std::to_string(predicted.dicom_seg) + " DICOM SEG written; test Dice " + fixed(test_score.dice, 4));
+  steps.end(std::to_string(predicted.images) + " images at " + core::fixed(predicted.images / std::max(1e-9, predicted.seconds), 1) +
+            " images/s, " + std::to_string(predicted.dicom_seg) + " DICOM SEG written; test Dice " + core::fixed(test_score.dice, 4));
 
   Report report;
   report.title = "ptx demo: pneumothorax segmentation on synthetic radiographs";
@@ -277,7 +272,7 @@ DemoSummary run_demo(const DemoOptions& o) {
                             " synthetic radiographs the model never saw (" + std::to_string(test_set.positives) +
                             " with a pneumothorax). Masks come from the triplet " + triplet.str() +
                             " (top score, area, bottom score) searched on the validation fold, where it scored " +
-                            fixed(valid_score.dice, 4) + ".",
+                            core::fixed(valid_score.dice, 4) + ".",
                         {Table{{"measure", "value"}, metric_rows(test_score)}},
                         {}};
   report.sections.push_back(summary);
@@ -294,8 +289,8 @@ DemoSummary run_demo(const DemoOptions& o) {
                 "images/s", "seconds"},
                {}};
   for (const auto& e : trained.history)
-    epochs.rows.push_back({std::to_string(e.epoch), fixed(e.lr, 6), fixed(e.train_loss, 4), fixed(e.valid_loss, 4),
-                           fixed(e.score, 4), e.triplet.str(), fixed(e.images_per_s, 1), fixed(e.seconds, 1)});
+    epochs.rows.push_back({std::to_string(e.epoch), core::fixed(e.lr, 6), core::fixed(e.train_loss, 4), core::fixed(e.valid_loss, 4),
+                           core::fixed(e.score, 4), e.triplet.str(), core::fixed(e.images_per_s, 1), core::fixed(e.seconds, 1)});
   training.tables.push_back(epochs);
   const fs::path curves = out / "train" / "curves.png";
   if (fs::exists(curves)) training.pictures.push_back({core::read_file(curves), "loss and validation score per epoch"});
@@ -305,7 +300,7 @@ DemoSummary run_demo(const DemoOptions& o) {
       {"Post-processing search",
        "Every triplet of the grid scored with the challenge metric on the " + std::to_string(searched.images) +
            " validation images' probability maps (" + std::to_string(searched.points.size()) + " points in " +
-           fixed(searched.seconds, 2) + " s). Best: " + triplet.str() + ", Dice " + fixed(valid_score.dice, 4) + ".",
+           core::fixed(searched.seconds, 2) + " s). Best: " + triplet.str() + ", Dice " + core::fixed(valid_score.dice, 4) + ".",
        {},
        {{core::read_file(fs::path(search.out) / "heatmap.png"),
          "the metric against top score (rows) and area threshold (columns), each cell the best over bottom"}}});
@@ -318,7 +313,7 @@ DemoSummary run_demo(const DemoOptions& o) {
     const auto r = predict::read_radiograph(test_paths.at(s->image_id));
     const cv::Mat mask = io::read_gray_image((test_dir / "masks" / (s->image_id + ".png")).string());
     const cv::Mat truth = test_labels.mask(*test_labels.find(s->image_id), r.gray.cols, r.gray.rows);
-    gallery.pictures.push_back(overlay_picture(r, mask, truth, kind_of(*s) + ", Dice " + fixed(s->dice, 2)));
+    gallery.pictures.push_back(overlay_picture(r, mask, truth, kind_of(*s) + ", Dice " + core::fixed(s->dice, 2)));
   }
   report.sections.push_back(gallery);
 
@@ -357,7 +352,7 @@ DemoSummary run_demo(const DemoOptions& o) {
       const auto e = eval::evaluate_labels(*truth, io::read_label_csv((extra_out / "predictions.csv").string()),
                                            image_size.width, image_size.height);
       real.tables.push_back({{"measure", "value"}, metric_rows(e.summary)});
-      detail += ", Dice " + fixed(e.summary.dice, 4) + " against " + truth->path;
+      detail += ", Dice " + core::fixed(e.summary.dice, 4) + " against " + truth->path;
     }
     report.sections.push_back(real);
     steps.end(detail);
@@ -366,7 +361,7 @@ DemoSummary run_demo(const DemoOptions& o) {
   const fs::path report_path = out / "report.html";
   ReportSection timing{"Timings",
                        "On " + std::to_string(o.threads) + " thread(s), " + o.device.str() + "; " +
-                           fixed(seconds_since(started), 1) + " s in all.",
+                           core::fixed(seconds_since(started), 1) + " s in all.",
                        {Table{{"step", "seconds", "result"}, steps.rows()}},
                        {}};
   report.sections.push_back(timing);

@@ -10,6 +10,7 @@
 
 #include "ptx/core/atomic_file.h"
 #include "ptx/core/error.h"
+#include "ptx/core/strings.h"
 #include "ptx/core/parallel.h"
 #include "ptx/core/progress.h"
 #include "ptx/io/csv.h"
@@ -20,16 +21,6 @@
 namespace fs = std::filesystem;
 
 namespace ptx::eval {
-
-namespace {
-
-std::string fixed(double v, int digits = 6) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
-  return buf;
-}
-
-}  // namespace
 
 ThresholdSearchResult search_thresholds(const ThresholdSearchOptions& o) {
   const auto start = std::chrono::steady_clock::now();
@@ -77,8 +68,8 @@ ThresholdSearchResult search_thresholds(const ThresholdSearchOptions& o) {
   for (std::size_t i = 0; i < result.points.size(); ++i) {
     const auto t = o.grid.at(i);
     const auto& s = result.points[i];
-    csv.row({fixed(t.top, 4), std::to_string(t.area), fixed(t.bottom, 4), std::to_string(t.min_region), fixed(s.dice),
-             fixed(s.dice_on_positives), std::to_string(s.true_positives), std::to_string(s.false_positives),
+    csv.row({core::fixed(t.top, 4), std::to_string(t.area), core::fixed(t.bottom, 4), std::to_string(t.min_region), core::fixed(s.dice, 6),
+             core::fixed(s.dice_on_positives, 6), std::to_string(s.true_positives), std::to_string(s.false_positives),
              std::to_string(s.true_negatives), std::to_string(s.false_negatives)});
   }
   csv.commit();
@@ -119,14 +110,14 @@ void write_threshold_heatmap(const std::string& path, const TripletGrid& grid, c
   text("top", {8, 14}, 0.45, {0, 0, 0});
   for (int c = 0; c < cols; ++c) text(std::to_string(grid.area[c]), {left + c * cw + 4, top - 8}, 0.4, {0, 0, 0});
   for (int r = 0; r < rows; ++r) {
-    text(fixed(grid.top[r], 2), {8, top + r * ch + 19}, 0.4, {0, 0, 0});
+    text(core::fixed(grid.top[r], 2), {8, top + r * ch + 19}, 0.4, {0, 0, 0});
     for (int c = 0; c < cols; ++c) {
       const double v = best.at<double>(r, c);
       cv::Mat level(1, 1, CV_8U, cv::Scalar(hi > lo ? (v - lo) / (hi - lo) * 255.0 : 255.0)), colour;
       cv::applyColorMap(level, colour, cv::COLORMAP_VIRIDIS);
       const cv::Rect cell(left + c * cw, top + r * ch, cw, ch);
       cv::rectangle(img, cell, cv::Scalar(colour.at<cv::Vec3b>(0)), cv::FILLED);
-      text(fixed(v, 3), {cell.x + 8, cell.y + 19}, 0.42, v > (lo + hi) / 2 ? cv::Scalar(0, 0, 0) : cv::Scalar(255, 255, 255));
+      text(core::fixed(v, 3), {cell.x + 8, cell.y + 19}, 0.42, v > (lo + hi) / 2 ? cv::Scalar(0, 0, 0) : cv::Scalar(255, 255, 255));
     }
   }
   std::vector<uchar> png;

@@ -4,15 +4,12 @@
 #include <cctype>
 
 #include "ptx/core/error.h"
+#include "ptx/core/strings.h"
 #include "ptx/io/csv.h"
 
 namespace ptx::io {
 
 namespace {
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 bool looks_like_rle(const std::string& s) {
   if (s.empty()) return false;
   return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) || c == ' ' || c == '-' || c == '+'; });
@@ -59,7 +56,7 @@ LabelSet read_label_csv(const std::string& path, RleMode mode) {
       first = false;
       if (f.size() >= 2 && !looks_like_rle(f[1])) {  // a header
         for (std::size_t i = 0; i < f.size(); ++i) {
-          const std::string name = lower(f[i]);
+          const std::string name = core::lower(f[i]);
           if (name == "imageid") id_col = i;
           if (name == "encodedpixels") rle_col = i;
         }

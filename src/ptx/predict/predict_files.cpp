@@ -10,6 +10,7 @@
 
 #include "ptx/core/error.h"
 #include "ptx/core/progress.h"
+#include "ptx/core/strings.h"
 #include "ptx/io/csv.h"
 #include "ptx/io/dicom_seg.h"
 #include "ptx/io/image.h"
@@ -84,12 +85,6 @@ class Reader {
   std::thread thread_;
 };
 
-std::string format(double v, const char* f) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), f, v);
-  return buf;
-}
-
 }  // namespace
 
 PredictSummary predict_files(const Ensemble& segmenter, const Ensemble& classifier, const PredictOptions& o) {
@@ -123,8 +118,8 @@ PredictSummary predict_files(const Ensemble& segmenter, const Ensemble& classifi
                                       p.probabilities);
         io::write_png((fs::path(o.out) / "masks" / (in.image_id + ".png")).string(), p.mask);
         s.positive += p.area > 0;
-        csv.row({in.image_id, format(p.probability, "%.6f"), std::to_string(p.area),
-                 in.mm2_per_pixel > 0 ? format(p.area * in.mm2_per_pixel, "%.1f") : "",
+        csv.row({in.image_id, core::fixed(p.probability, 6), std::to_string(p.area),
+                 in.mm2_per_pixel > 0 ? core::fixed(p.area * in.mm2_per_pixel, 1) : "",
                  p.area ? io::rle_encode(p.mask) : "-1"});
         ++s.images;
         if ((o.dicom_seg || o.dicom_sc) && p.area > 0) {

@@ -1,11 +1,10 @@
 #include "ptx/predict/radiograph.h"
 
-#include <algorithm>
-#include <cctype>
 #include <filesystem>
 
 #include "ptx/core/error.h"
 #include "ptx/core/safe_name.h"
+#include "ptx/core/strings.h"
 #include "ptx/data/siim_index.h"
 #include "ptx/io/image.h"
 
@@ -27,9 +26,7 @@ std::vector<std::string> radiograph_files(const std::vector<std::string>& inputs
 }
 
 bool is_dicom_path(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return ext == ".dcm";
+  return core::lower(fs::path(path).extension().string()) == ".dcm";
 }
 
 Radiograph read_radiograph(const std::string& path) {
