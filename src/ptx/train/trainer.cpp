@@ -308,17 +308,12 @@ class Run {
     const auto t0 = Clock::now();
     optimizer_->zero_grad();
     while (auto batch = loader.next()) {
-      if (c_.precision == "bf16" && !bf16_checked_) check_bf16_gradients(*batch);
+      if (bf16() && !bf16_checked_) check_bf16_gradients(*batch);
       if (micro % c_.accumulate == 0) scheduler_->apply(*optimizer_, e, step, steps);
-      models::ModelOutput out;
-      {
-        const Autocast autocast(o_.device, c_.precision == "bf16");
-        out = model_->forward_all(batch->images.to(o_.device).contiguous(at::MemoryFormat::ChannelsLast));
-      }
-      auto loss = (*loss_)(out.logits.to(torch::kFloat), target_of(*batch));  // losses in fp32
+      const auto out = run_model(batch->images, bf16());
+      auto loss = (*loss_)(out.logits, target_of(*batch));
       if (out.aux_logits.defined())
-        loss = loss + c_.aux_weight * aux_loss_(out.aux_logits.to(torch::kFloat),
-                                                (batch->labels > 0).to(torch::kFloat).unsqueeze(1).to(o_.device));
+        loss = loss + c_.aux_weight * aux_loss_(out.aux_logits, (batch->labels > 0).to(torch::kFloat).unsqueeze(1).to(o_.device));
       const double value = loss.item<double>();
       if (!std::isfinite(value))
         throw core::Error("epoch " + std::to_string(e + 1) + ", step " + std::to_string(step + 1) + ": the loss is " +
@@ -355,14 +350,9 @@ class Run {
   // statistics and the random streams are left as they were.
   void check_bf16_gradients(const data::Batch& batch) {
     bf16_checked_ = true;
-    const auto x = batch.images.to(o_.device).contiguous(at::MemoryFormat::ChannelsLast);
     const auto gradients = [&](bool bf16) {
       optimizer_->zero_grad();
-      {
-        const Autocast autocast(o_.device, bf16);
-        const auto logits = model_->forward(x);
-        (*loss_)(logits.to(torch::kFloat), target_of(batch)).backward();
-      }
+      (*loss_)(run_model(batch.images, bf16).logits, target_of(batch)).backward();
       std::vector<std::pair<std::string, torch::Tensor>> g;
       for (const auto& p : model_->named_parameters())
         if (p.value().grad().defined()) g.emplace_back(p.key(), p.value().grad().clone());
@@ -389,6 +379,21 @@ class Run {
     }
   }
 
+  bool bf16() const { return c_.precision == "bf16"; }
+
+  // The model on a batch's images: on the device, channels-last like the weights, in bf16 under
+  // autocast when asked; the outputs in fp32, as the losses take them.
+  models::ModelOutput run_model(const torch::Tensor& images, bool bf16) {
+    models::ModelOutput out;
+    {
+      const Autocast autocast(o_.device, bf16);
+      out = model_->forward_all(images.to(o_.device).contiguous(at::MemoryFormat::ChannelsLast));
+    }
+    out.logits = out.logits.to(torch::kFloat);
+    if (out.aux_logits.defined()) out.aux_logits = out.aux_logits.to(torch::kFloat);
+    return out;
+  }
+
   torch::Tensor target_of(const data::Batch& b) const {
     if (!c_.classifier()) return b.masks.to(o_.device);
     if (b.targets.defined()) return b.targets.to(o_.device);
@@ -410,12 +415,7 @@ class Run {
     double loss_sum = 0;
     int64_t images = 0;
     while (auto b = loader.next()) {
-      torch::Tensor logits;
-      {
-        const Autocast autocast(o_.device, c_.precision == "bf16");
-        logits = model_->forward(b->images.to(o_.device).contiguous(at::MemoryFormat::ChannelsLast));
-      }
-      logits = logits.to(torch::kFloat);
+      const auto logits = run_model(b->images, bf16()).logits;
       const auto target = target_of(*b);
       const int64_t n = logits.size(0);
       loss_sum += (*loss_)(logits, target).item<double>() * double(n);
@@ -585,7 +585,7 @@ class Run {
     lo.workers = c_.data.workers;
     update_batch_norm(*model_, [&] {
       data::Loader loader(*data_.train, data::all_indices(*data_.train), nullptr, 0, lo);
-      while (auto b = loader.next()) model_->forward(b->images.to(o_.device));
+      while (auto b = loader.next()) run_model(b->images, /*bf16=*/false);  // statistics in fp32
     });
     const Validation v = validate();
     json meta{{"input", input_json(c_)}, {"score", v.score}, {"triplet", v.triplet.str()}, {"swa_count", swa_->count()}};
