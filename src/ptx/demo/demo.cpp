@@ -86,13 +86,13 @@ Picture overlay_picture(const predict::Radiograph& r, const cv::Mat& mask, const
 
 // A few examples of each outcome, in the order TP, FN, FP, TN.
 std::vector<const eval::ImageScore*> gallery_choice(const eval::Evaluation& e) {
-  const std::map<std::string, std::size_t> quota{
+  const std::pair<const char*, std::size_t> quotas[] = {
       {"true positive", 4}, {"false negative", 2}, {"false positive", 2}, {"true negative", 2}};
   std::vector<const eval::ImageScore*> chosen;
-  for (const char* kind : {"true positive", "false negative", "false positive", "true negative"}) {
+  for (const auto& [kind, quota] : quotas) {
     std::size_t n = 0;
     for (const auto& s : e.images)
-      if (kind_of(s) == kind && n < quota.at(kind)) {
+      if (n < quota && kind_of(s) == kind) {
         chosen.push_back(&s);
         ++n;
       }
