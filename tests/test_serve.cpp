@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 
-#include <atomic>
 #include <cstdio>
 #include <future>
 #include <opencv2/imgcodecs.hpp>

@@ -61,7 +61,7 @@ void add_model_options(CLI::App& cmd, ModelArgs& a) {
   cmd.add_option("--triplet", a.triplet, "top,area,bottom[,min_region] (default: the checkpoint's validated triplet)");
   cmd.add_option("--device", a.device, "cpu or cuda:N")->capture_default_str();
   cmd.add_option("--precision", a.precision, "inference arithmetic: bf16 is several times faster on CPUs with AMX or "
-                                             "AVX-512-BF16 and on GPUs; probabilities move by about 1e-2")
+                                             "AVX-512-BF16 and on GPUs; masks agree with fp32 at Dice 0.999 on the demo model")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16"}));
 }

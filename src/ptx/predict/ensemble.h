@@ -34,7 +34,7 @@ CheckpointSettings checkpoint_settings(const models::Checkpoint& checkpoint, con
 
 // The arithmetic inference runs in. bf16: weights and activations in bfloat16 (after batch norm is
 // folded in fp32), outputs back in fp32. CPUs with AMX or AVX-512-BF16 and GPUs run it several
-// times faster than fp32; probabilities move by about 1e-2 (README, `ptx predict --precision`).
+// times faster than fp32; masks stay nearly the same (README, `ptx predict --precision`).
 enum class Precision { fp32, bf16 };
 // "fp32" or "bf16"; anything else is a core::UsageError listing them.
 Precision parse_precision(const std::string& name);
