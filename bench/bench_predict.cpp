@@ -11,8 +11,6 @@
 #include "bench_support.h"
 #include "ptx/core/threads.h"
 #include "ptx/data/synth.h"
-#include "ptx/models/checkpoint.h"
-#include "ptx/models/registry.h"
 #include "ptx/predict/predict_files.h"
 
 namespace fs = std::filesystem;
@@ -30,12 +28,8 @@ int main(int argc, char** argv) {
   so.progress = false;
   data::synthesize_dataset(so);
 
-  models::ModelSpec spec;  // U-Net ResNet34, 3 channels, 1 class
-  torch::manual_seed(0);
-  const auto model = models::build_model(spec);
-  const nlohmann::json meta{{"input", {{"size", 512}, {"channels", 3}, {"normalize", "imagenet"}}}};
   const std::string ckpt = (work / "unet.ckpt").string();
-  models::save_checkpoint(ckpt, models::make_checkpoint(*model, spec, models::TrainState{{}, meta.dump()}));
+  bench::write_unet34_checkpoint(ckpt, 512);
 
   // ptx in fp32 and bf16, each after one warm-up image as the peer has (oneDNN builds its
   // kernels on the first pass); then how far bf16 moves the maps, outside the timing.

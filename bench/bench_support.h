@@ -6,10 +6,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+
+#include "ptx/models/checkpoint.h"
+#include "ptx/models/registry.h"
 
 namespace ptx::bench {
 
@@ -42,6 +46,24 @@ inline double peak_rss_mib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return u.ru_maxrss / 1024.0;
+}
+
+// A U-Net ResNet34 checkpoint (3 channels, ImageNet normalisation) with seeded random weights at
+// input size `size`: the model the prediction benchmarks time.
+inline void write_unet34_checkpoint(const std::string& path, int size) {
+  models::ModelSpec spec;  // U-Net ResNet34, 3 channels, 1 class
+  torch::manual_seed(0);
+  const auto model = models::build_model(spec);
+  const nlohmann::json meta{{"input", {{"size", size}, {"channels", 3}, {"normalize", "imagenet"}}}};
+  models::save_checkpoint(path, models::make_checkpoint(*model, spec, models::TrainState{{}, meta.dump()}));
+}
+
+// The CPU model, from /proc/cpuinfo (the figures depend on it).
+inline std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown CPU";
 }
 
 // The Python peers need Debian's interpreter (a pyenv python3 on PATH lacks the packages).

@@ -16,6 +16,7 @@ PACKAGES=(
   python3-torch python3-torchvision python3-numpy      # reference outputs in parity tests
   python3-pydicom python3-opencv                       # the Python peer in bench/
   chromium chromium-driver                             # browser test of ptx serve
+  orthanc orthanc-dicomweb dicom3tools                 # a real PACS for ptx node's tests; dciodvfy
 )
 
 missing=()

@@ -3,9 +3,7 @@
 // the overlay and checks the probability is shown; the screenshot goes to
 // build/test-artifacts/serve-page.png. Skipped with a message where Chromium is absent.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +17,7 @@
 #include "ptx/core/atomic_file.h"
 #include "ptx/core/base64.h"
 #include "serve_fixture.h"
+#include "process_support.h"
 #include "test_support.h"
 
 using namespace ptx;
@@ -31,17 +30,7 @@ constexpr const char* kChromium = "/usr/bin/chromium";
 constexpr const char* kChromeDriver = "/usr/bin/chromedriver";
 constexpr const char* kElementKey = "element-6066-11e4-a52e-4f735466cecf";  // W3C WebDriver's element id key
 
-int free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t n = sizeof(a);
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &n);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
+using test::free_port;
 
 // ChromeDriver as a child process, killed at the end.
 class ChromeDriver {

@@ -3,8 +3,6 @@
 // that cannot connect, and two `ptx train --distributed` processes against one process with the
 // doubled batch.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +20,7 @@
 #include "ptx/models/checkpoint.h"
 #include "ptx/models/registry.h"
 #include "ptx/train/distributed.h"
+#include "process_support.h"
 #include "test_support.h"
 #include "training_fixture.h"
 
@@ -30,20 +29,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A TCP port free on loopback now (bound to port 0, then released).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    throw std::runtime_error("free_port: cannot bind a loopback socket");
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+using test::free_port;
 
 train::DistributedEnv loopback_env(int rank, int world, int port) {
   return train::DistributedEnv{rank, world, "127.0.0.1", port};

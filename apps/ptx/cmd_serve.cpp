@@ -1,11 +1,10 @@
 // ptx serve: the web page and HTTP API (src/ptx/serve/server.h) around loaded models.
-#include <csignal>
 #include <cstdio>
 #include <memory>
-#include <thread>
 
 #include "command.h"
 #include "model_options.h"
+#include "stop_signals.h"
 #include "ptx/core/error.h"
 #include "ptx/core/log.h"
 #include "ptx/serve/server.h"
@@ -22,30 +21,6 @@ struct ServeArgs {
 
 bool is_loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
-// SIGINT/SIGTERM stop the server cleanly: blocked in every thread (call this before the server's
-// threads start), then awaited by one thread that stops the server.
-sigset_t block_stop_signals() {
-  // A shell starts background jobs with SIGINT ignored, and an ignored signal never reaches
-  // sigwait: take the default back (then block it).
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  return signals;
-}
-
-void stop_on_signals(serve::Server& server, sigset_t signals) {
-  std::thread([&server, signals] {
-    int signal = 0;
-    sigwait(&signals, &signal);
-    core::info("stopping");
-    server.stop();
-  }).detach();
 }
 
 }  // namespace
@@ -74,7 +49,7 @@ void add_serve(CLI::App& root, const Globals& g) {
                  "there is no authentication or TLS");
     serve::Server server(std::move(models.segmenter), std::move(models.classifier), a->options);
     const int port = server.bind();
-    stop_on_signals(server, signals);
+    stop_on_signals(signals, [&server] { server.stop(); });
     // The address on stdout (scripts read it), unless --quiet.
     if (!g.quiet) std::printf("ptx serve: http://%s:%d/ (Ctrl-C stops)\n", a->options.host.c_str(), port);
     std::fflush(stdout);

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   app::add_overlay(root, g);
   app::add_gradcam(root, g);
   app::add_serve(root, g);
+  app::add_node(root, g);
   app::add_demo(root, g);
 
   try {
