@@ -11,6 +11,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
+#include <sstream>
+#include <utility>
+#include <vector>
 
 #include "ptx/data/synth.h"
 #include "ptx/io/dicom.h"
@@ -43,18 +46,22 @@ Shell shell(const std::string& command) {
   return r;
 }
 
-// A radiograph of an odd size (its SEG frame does not end on a byte boundary), with UIDs.
-std::string odd_radiograph(const test::TempDir& dir, io::DicomMeta* meta_out = nullptr) {
+constexpr const char* kFrameOfReference = "1.2.826.0.1.3680043.8.498.104";
+
+// A radiograph of an odd size (its SEG frame does not end on a byte boundary), with UIDs and the
+// given Frame of Reference UID ("" for none, as the challenge's files have).
+std::string odd_radiograph(const test::TempDir& dir, const std::string& frame_of_reference,
+                           io::DicomMeta* meta_out = nullptr) {
   io::DicomMeta m;
   m.sop_instance_uid = "1.2.826.0.1.3680043.8.498.101";
   m.study_instance_uid = "1.2.826.0.1.3680043.8.498.102";
   m.series_instance_uid = "1.2.826.0.1.3680043.8.498.103";
-  m.frame_of_reference_uid = "1.2.826.0.1.3680043.8.498.104";
+  m.frame_of_reference_uid = frame_of_reference;
   m.modality = "DX";
   m.pixel_spacing_row_mm = m.pixel_spacing_col_mm = 0.5;
   cv::Mat pixels(45, 70, CV_8U);
   cv::randu(pixels, 0, 255);
-  const std::string path = dir / "odd.dcm";
+  const std::string path = dir / (frame_of_reference.empty() ? "odd-no-for.dcm" : "odd.dcm");
   io::write_dicom(path, pixels, m);
   if (meta_out) *meta_out = io::read_dicom_meta(path);
   return path;
@@ -79,15 +86,60 @@ std::string synth_dicom(const test::TempDir& dir) {
   return (fs::path(so.out) / s.records.at(0).dicom_path).string();
 }
 
+// The shared functional groups of the SEG at path hold the group sequence tag.
+bool shared_group_has(const std::string& path, const DcmTagKey& group) {
+  DcmFileFormat file;
+  DcmItem* shared = nullptr;
+  return file.loadFile(path.c_str()).good() &&
+         file.getDataset()->findAndGetSequenceItem(DCM_SharedFunctionalGroupsSequence, shared, 0).good() && shared &&
+         shared->tagExists(group);
+}
+
+bool has_attribute(const std::string& path, const DcmTagKey& tag) {
+  DcmFileFormat file;
+  return file.loadFile(path.c_str()).good() && file.getDataset()->tagExists(tag);
+}
+
+constexpr const char* kDciodvfy = "/usr/bin/dciodvfy";
+
+// What dciodvfy (dicom3tools) says of the object at path: the lines of its report (on stderr), and
+// those that report an error. It names the IOD it checked against on a line of its own.
+struct Verdict {
+  std::string report;
+  std::vector<std::string> errors;
+};
+
+Verdict dciodvfy(const std::string& path) {
+  Verdict v;
+  v.report = shell(std::string(kDciodvfy) + " " + path).out;
+  std::istringstream lines(v.report);
+  for (std::string line; std::getline(lines, line);)
+    if (line.find("Error") != std::string::npos) v.errors.push_back(line);
+  return v;
+}
+
+// Writes the SEG and the SC of source into dir and expects dciodvfy to find no error in either.
+void expect_valid_seg_and_sc(const test::TempDir& dir, const std::string& source, const std::string& name) {
+  const io::DicomMeta meta = io::read_dicom_meta(source);
+  const cv::Mat mask = blob_mask(cv::Size(meta.columns, meta.rows));
+  const std::string seg = dir / (name + "-seg.dcm"), sc = dir / (name + "-sc.dcm");
+  io::write_dicom_seg(seg, source, mask);
+  io::write_dicom_sc(sc, source, post::draw_overlay(io::read_dicom(source, false).gray8, mask));
+  for (const auto& [path, iod] : {std::pair{seg, "Segmentation"}, std::pair{sc, "SCImage"}}) {
+    const Verdict v = dciodvfy(path);
+    EXPECT_NE(v.report.find(std::string("\n") + iod + "\n"), std::string::npos) << name << ": " << v.report;
+    EXPECT_TRUE(v.errors.empty()) << name << " " << iod << ":\n" << v.report;
+  }
+}
+
 }  // namespace
 
 TEST(DicomSeg, RoundTripsTheMaskPixelExactAndReferencesTheSource) {
   test::TempDir dir;
-  for (const bool odd : {true, false}) {
-    const std::string src = odd ? odd_radiograph(dir) : synth_dicom(dir);
+  for (const std::string& src : {odd_radiograph(dir, kFrameOfReference), odd_radiograph(dir, ""), synth_dicom(dir)}) {
     const io::DicomMeta meta = io::read_dicom_meta(src);
     const cv::Mat mask = blob_mask(cv::Size(meta.columns, meta.rows));
-    const std::string seg_path = dir / (odd ? "odd-seg.dcm" : "synth-seg.dcm");
+    const std::string seg_path = src + "-seg.dcm";
     io::write_dicom_seg(seg_path, src, mask);
 
     const auto dump = shell("dcmdump " + seg_path);
@@ -99,9 +151,9 @@ TEST(DicomSeg, RoundTripsTheMaskPixelExactAndReferencesTheSource) {
 
     const io::DicomSeg seg = io::read_dicom_seg(seg_path);
     ASSERT_EQ(seg.mask.size(), mask.size());
-    EXPECT_EQ(cv::norm(seg.mask, mask, cv::NORM_INF), 0) << "odd " << odd;
+    EXPECT_EQ(cv::norm(seg.mask, mask, cv::NORM_INF), 0) << src;
     EXPECT_EQ(seg.study_instance_uid, meta.study_instance_uid);
-    EXPECT_EQ(seg.frame_of_reference_uid, meta.frame_of_reference_uid);
+    EXPECT_EQ(seg.frame_of_reference_uid, meta.frame_of_reference_uid);  // shared, or none as the source
     EXPECT_EQ(seg.referenced_sop_instance_uid, meta.sop_instance_uid);
     EXPECT_EQ(seg.referenced_sop_class_uid, meta.sop_class_uid);
     EXPECT_EQ(seg.referenced_series_instance_uid, meta.series_instance_uid);
@@ -122,6 +174,59 @@ TEST(DicomSeg, RoundTripsTheMaskPixelExactAndReferencesTheSource) {
           << py.out;
     }
   }
+}
+
+TEST(DicomSeg, OfASourceWithoutFrameOfReferenceHasNoneAndNoPlaneOrPixelMeasures) {
+  test::TempDir dir;
+  const std::string seg = dir / "seg.dcm";
+  io::write_dicom_seg(seg, odd_radiograph(dir, ""), blob_mask(cv::Size(70, 45)));
+  EXPECT_FALSE(has_attribute(seg, DCM_FrameOfReferenceUID));
+  EXPECT_FALSE(has_attribute(seg, DCM_PositionReferenceIndicator));
+  EXPECT_TRUE(has_attribute(seg, DCM_PatientOrientation));  // what the rows and columns face instead
+  EXPECT_FALSE(shared_group_has(seg, DCM_PixelMeasuresSequence));
+  EXPECT_FALSE(shared_group_has(seg, DCM_PlanePositionSequence));
+  EXPECT_FALSE(shared_group_has(seg, DCM_PlaneOrientationSequence));
+  EXPECT_TRUE(io::read_dicom_seg(seg).frame_of_reference_uid.empty());
+}
+
+TEST(DicomSeg, OfASourceWithFrameOfReferenceSharesItAndPlacesItsFrameInIt) {
+  test::TempDir dir;
+  const std::string seg = dir / "seg.dcm";
+  io::write_dicom_seg(seg, odd_radiograph(dir, kFrameOfReference), blob_mask(cv::Size(70, 45)));
+  EXPECT_EQ(io::read_dicom_seg(seg).frame_of_reference_uid, kFrameOfReference);
+  EXPECT_TRUE(shared_group_has(seg, DCM_PixelMeasuresSequence));
+  EXPECT_TRUE(shared_group_has(seg, DCM_PlanePositionSequence));
+  EXPECT_TRUE(shared_group_has(seg, DCM_PlaneOrientationSequence));
+  DcmFileFormat file;
+  ASSERT_TRUE(file.loadFile(seg.c_str()).good());
+  DcmItem *shared = nullptr, *measures = nullptr;
+  ASSERT_TRUE(file.getDataset()->findAndGetSequenceItem(DCM_SharedFunctionalGroupsSequence, shared, 0).good());
+  ASSERT_TRUE(shared->findAndGetSequenceItem(DCM_PixelMeasuresSequence, measures, 0).good());
+  OFString spacing, thickness;
+  measures->findAndGetOFStringArray(DCM_PixelSpacing, spacing);
+  measures->findAndGetOFString(DCM_SliceThickness, thickness);
+  EXPECT_EQ(spacing, "0.5\\0.5");  // the source's
+  EXPECT_FALSE(thickness.empty());  // the IOD requires it with a Frame of Reference
+}
+
+TEST(DicomSeg, SegAndScOfSyntheticSourcesWithAndWithoutFrameOfReferencePassDciodvfy) {
+  if (!fs::exists(kDciodvfy)) GTEST_SKIP() << kDciodvfy << " is absent (Debian dicom3tools): validation skipped";
+  test::TempDir dir;
+  expect_valid_seg_and_sc(dir, odd_radiograph(dir, kFrameOfReference), "with-frame-of-reference");
+  expect_valid_seg_and_sc(dir, odd_radiograph(dir, ""), "without-frame-of-reference");
+  expect_valid_seg_and_sc(dir, synth_dicom(dir), "synth");
+}
+
+TEST(DicomSeg, SegAndScOfTheChallengesFilesPassDciodvfy) {
+  if (!fs::exists(kDciodvfy)) GTEST_SKIP() << kDciodvfy << " is absent (Debian dicom3tools): validation skipped";
+  const std::string sample = test::shared_data() + "/siim-sample";
+  if (test::shared_data().empty() || !fs::is_directory(sample))
+    GTEST_SKIP() << sample << " is absent: validation of the challenge's files skipped";
+  test::TempDir dir;
+  // One with the bare Patient's Age, one with the over-long Pixel Spacing (see the test above).
+  for (const char* id : {"1.2.276.0.7230010.3.1.4.8323329.1000.1517875165.878027",
+                         "1.2.276.0.7230010.3.1.4.8323329.1314.1517875167.222290"})
+    expect_valid_seg_and_sc(dir, sample + "/" + id + ".dcm", id);
 }
 
 TEST(DicomSeg, TheChallengesOwnFilesGetAValidSegAndScDespiteTheirBareAgeAndLongSpacing) {
@@ -159,7 +264,7 @@ TEST(DicomSeg, TheChallengesOwnFilesGetAValidSegAndScDespiteTheirBareAgeAndLongS
 
 TEST(DicomSeg, RefusesAMaskOfAnotherSizeAndNonSegFiles) {
   test::TempDir dir;
-  const std::string src = odd_radiograph(dir);
+  const std::string src = odd_radiograph(dir, kFrameOfReference);
   EXPECT_NE(test::error_of([&] { io::write_dicom_seg(dir / "s.dcm", src, cv::Mat::zeros(10, 10, CV_8U)); }).find("source image is 70x45"),
             std::string::npos);
   EXPECT_FALSE(fs::exists(dir / "s.dcm"));
@@ -169,7 +274,7 @@ TEST(DicomSeg, RefusesAMaskOfAnotherSizeAndNonSegFiles) {
 TEST(DicomSc, HoldsTheOverlayInTheSourceStudyAtTheSourceGeometry) {
   test::TempDir dir;
   io::DicomMeta meta;
-  const std::string src = odd_radiograph(dir, &meta);
+  const std::string src = odd_radiograph(dir, kFrameOfReference, &meta);
   const cv::Mat gray = io::read_dicom(src, false).gray8;
   const cv::Mat picture = post::draw_overlay(gray, blob_mask(gray.size()));
   const std::string sc = dir / "sc.dcm";
@@ -198,7 +303,7 @@ TEST(PredictDicom, WritesSegAndScForPositiveDicomsAndSkipsPngs) {
   so.count = 2;
   so.size = 64;
   so.progress = false;
-  data::synthesize_dataset(so);
+  const auto synth = data::synthesize_dataset(so);
   fs::create_directories(dir / "in");
   io::write_png(dir / "in/plain.png", cv::Mat(64, 64, CV_8U, cv::Scalar(90)));
   // A U-Net whose head bias of +20 makes every pixel certain: every image is positive.
@@ -235,6 +340,10 @@ TEST(PredictDicom, WritesSegAndScForPositiveDicomsAndSkipsPngs) {
     const cv::Mat mask = io::read_gray_image(dir / ("out/masks/" + id + ".png"));
     EXPECT_EQ(cv::norm(seg.mask, mask, cv::NORM_INF), 0) << id;
     EXPECT_EQ(seg.referenced_sop_instance_uid, id);  // a challenge DICOM's file stem is its SOPInstanceUID
+    for (const auto& record : synth.records)
+      if (fs::path(record.dicom_path).stem() == id) {  // the phantoms have a Frame of Reference: shared
+        EXPECT_EQ(seg.frame_of_reference_uid, io::read_dicom_meta(fs::path(so.out) / record.dicom_path).frame_of_reference_uid);
+      }
     EXPECT_TRUE(fs::exists(dir / ("out/sc/" + id + ".dcm")));
     EXPECT_EQ(io::read_dicom_meta(dir / ("out/sc/" + id + ".dcm")).rows, mask.rows);
     ++checked;

@@ -14,6 +14,7 @@
 #include "http_client.h"
 #include "ptx/core/atomic_file.h"
 #include "ptx/data/synth.h"
+#include "ptx/io/dicom.h"
 #include "ptx/io/dicom_seg.h"
 #include "ptx/io/dicom_write.h"
 #include "ptx/io/image.h"
@@ -97,6 +98,7 @@ TEST_F(ServeFixture, ADicomUploadGivesItsProbabilityAreaRleOverlayMaskAndSeg) {
   const auto decoded = io::read_dicom_seg(dir / "seg.dcm");
   EXPECT_EQ(cv::countNonZero(decoded.mask), 96 * 96);
   EXPECT_EQ(decoded.referenced_sop_instance_uid, phantom.sop_instance_uid);
+  EXPECT_EQ(decoded.frame_of_reference_uid, io::read_dicom_meta(phantom.path).frame_of_reference_uid);  // shared
   EXPECT_EQ(decoded.property_type_code, "36118008");
 }
 

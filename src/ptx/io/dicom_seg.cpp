@@ -138,6 +138,53 @@ std::vector<std::string> values(const std::string& multi) {
   return out;
 }
 
+// The SEG of an image without a Frame of Reference (a projection radiograph; the challenge's files
+// have none) has none either, as highdicom writes it: inventing one that no other object shares
+// would claim a spatial relation that does not exist. Without it, the frame has no place in the
+// patient (no Pixel Measures, Plane Position or Plane Orientation) and is tied to the source by
+// its Derivation Image functional group alone, pixel for pixel; the General Image module then
+// asks for the Patient Orientation of its rows and columns, the source's (Type 2: empty if unknown).
+// The Segmentation IOD allows this (its Frame of Reference module is required only when the
+// Derivation Image functional group is absent), and so does dcmseg's own check(), but dcmiod 3.6.7
+// writes the module unconditionally with its UID as Type 1, refusing the object without one, and
+// writes no empty Patient Orientation (Type 2C to it). The rules are set to what the IOD says of
+// this SEG.
+void set_projection_geometry(DcmSegmentation& seg, const Source& src, const std::string& path) {
+  const OFString module = "FrameOfReferenceModule";
+  seg.getRules()->addRule(new IODRule(DCM_FrameOfReferenceUID, "1", "1C", module, DcmIODTypes::IE_FOR), OFTrue);
+  seg.getRules()->addRule(new IODRule(DCM_PositionReferenceIndicator, "1", "2C", module, DcmIODTypes::IE_FOR), OFTrue);
+  seg.getRules()->addRule(new IODRule(DCM_PatientOrientation, "2", "2", "GeneralImageModule", DcmIODTypes::IE_IMAGE),
+                          OFTrue);
+  check(seg.getGeneralImage().setPatientOrientation(get(*src.ds, DCM_PatientOrientation).c_str()), path,
+        "patient orientation");
+}
+
+// A SEG in its source's Frame of Reference places its frame in it with the Pixel Measures, Plane
+// Position and Plane Orientation functional groups (the IOD requires all three then, and Slice
+// Thickness in the Pixel Measures). The SEG's pixels are the source's, so the source's geometry is
+// copied; what a projection radiograph does not carry (its plane in the patient, a slice
+// thickness, perhaps a pixel spacing) is written as nominal: the identity plane at the origin,
+// 1 mm thick, 1 mm pixels.
+void set_plane_geometry(DcmSegmentation& seg, const Source& src, const std::string& path) {
+  FGPixelMeasures measures;
+  check(measures.setPixelSpacing(src.pixel_spacing.empty() ? "1\\1" : src.pixel_spacing.c_str()), path, "pixel spacing");
+  const std::string thickness = valid_decimal_strings(get(*src.ds, DCM_SliceThickness));
+  check(measures.setSliceThickness(thickness.empty() ? "1" : thickness.c_str()), path, "slice thickness");
+  check(seg.addForAllFrames(measures), path, "pixel measures");
+  FGPlanePosPatient position;
+  auto pos = values(get(*src.ds, DCM_ImagePositionPatient));
+  if (pos.size() != 3) pos = {"0", "0", "0"};
+  check(position.setImagePositionPatient(pos[0].c_str(), pos[1].c_str(), pos[2].c_str()), path, "plane position");
+  check(seg.addForAllFrames(position), path, "plane position");
+  FGPlaneOrientationPatient orientation;
+  auto ori = values(get(*src.ds, DCM_ImageOrientationPatient));
+  if (ori.size() != 6) ori = {"1", "0", "0", "0", "1", "0"};
+  check(orientation.setImageOrientationPatient(ori[0].c_str(), ori[1].c_str(), ori[2].c_str(), ori[3].c_str(),
+                                               ori[4].c_str(), ori[5].c_str()),
+        path, "plane orientation");
+  check(seg.addForAllFrames(orientation), path, "plane orientation");
+}
+
 template <typename T>
 struct DcmtkDelete {
   void operator()(T* p) const { delete p; }
@@ -156,21 +203,18 @@ void write_dicom_seg(const std::string& path, const std::string& source_path, co
 
   const IODGeneralEquipmentModule::EquipmentInfo equipment(options.algorithm.c_str(), options.algorithm.c_str(), "1",
                                                            version_of(options).c_str());
+  // No Content Creator's Name: it is a person's name (PN), and no person made this; the algorithm is
+  // named as the segment's algorithm and as the equipment.
   const ContentIdentificationMacro content("1", "PNEUMOTHORAX",
-                                           "Automatic pneumothorax segmentation (research use only)",
-                                           options.algorithm.c_str());
+                                           "Automatic pneumothorax segmentation (research use only)", "");
   DcmSegmentation* raw = nullptr;
   check(DcmSegmentation::createBinarySegmentation(raw, Uint16(src.rows), Uint16(src.columns), equipment, content), path,
         "create segmentation");
   std::unique_ptr<DcmSegmentation, DcmtkDelete<DcmSegmentation>> seg(raw);
 
-  // Patient, study and frame of reference from the source; a new series and instance.
+  // Patient, study and (when the source has one) frame of reference from the source; a new series
+  // and instance.
   check(seg->importFromSourceImage(*src.ds, OFTrue), path, "import patient and study from the source");
-  // A radiograph without a frame of reference (the challenge's files have none) gets a new one:
-  // the SEG's pixel measures and plane need it.
-  if (src.frame_of_reference.empty())
-    check(seg->getFrameOfReference().setFrameOfReferenceUID(new_uid(SITE_INSTANCE_UID_ROOT).c_str()), path,
-          "frame of reference");
   check(seg->getSeries().setSeriesInstanceUID(new_uid(SITE_SERIES_UID_ROOT).c_str()), path, "series");
   check(seg->getSOPCommon().setSOPInstanceUID(new_uid(SITE_INSTANCE_UID_ROOT).c_str()), path, "instance");
   check(seg->getSeries().setSeriesNumber(options.series_number.c_str()), path, "series number");
@@ -190,25 +234,8 @@ void write_dicom_seg(const std::string& path, const std::string& source_path, co
   if (added.bad()) delete segment;
   check(added, path, "add segment");
 
-  // Shared functional groups: the geometry of the source's pixels. A projection radiograph has no
-  // patient position or orientation; the IOD asks for both once there is a frame of reference, so
-  // the image plane is written as the identity, at the origin (as the source's own, when present).
-  FGPixelMeasures measures;
-  const std::string spacing = src.pixel_spacing.empty() ? "1\\1" : src.pixel_spacing;
-  check(measures.setPixelSpacing(spacing.c_str()), path, "pixel spacing");
-  check(seg->addForAllFrames(measures), path, "pixel measures");
-  FGPlanePosPatient position;
-  auto pos = values(get(*src.ds, DCM_ImagePositionPatient));
-  if (pos.size() != 3) pos = {"0", "0", "0"};
-  check(position.setImagePositionPatient(pos[0].c_str(), pos[1].c_str(), pos[2].c_str()), path, "plane position");
-  check(seg->addForAllFrames(position), path, "plane position");
-  FGPlaneOrientationPatient orientation;
-  auto ori = values(get(*src.ds, DCM_ImageOrientationPatient));
-  if (ori.size() != 6) ori = {"1", "0", "0", "0", "1", "0"};
-  check(orientation.setImageOrientationPatient(ori[0].c_str(), ori[1].c_str(), ori[2].c_str(), ori[3].c_str(),
-                                               ori[4].c_str(), ori[5].c_str()),
-        path, "plane orientation");
-  check(seg->addForAllFrames(orientation), path, "plane orientation");
+  if (src.frame_of_reference.empty()) set_projection_geometry(*seg, src, path);
+  else set_plane_geometry(*seg, src, path);
 
   // The frame, with the image it was derived from and its dimension index (its segment).
   const std::string dimension_uid = new_uid(SITE_INSTANCE_UID_ROOT);
@@ -329,6 +356,10 @@ void write_dicom_sc(const std::string& path, const std::string& source_path, con
   }
   for (const auto& tag : type2)
     if (!ds.tagExists(tag)) check(ds.insertEmptyElement(tag), path, "header");
+  // Laterality is required (Type 2C) when the body part examined is paired, and must be absent when
+  // it is not: a source that names no body part leaves it open, so the SC says "unknown" (empty).
+  if (get(ds, DCM_BodyPartExamined).empty() && !ds.tagExists(DCM_Laterality))
+    check(ds.insertEmptyElement(DCM_Laterality), path, "header");
 
   auto put = [&](const DcmTagKey& tag, const std::string& v) { check(ds.putAndInsertString(tag, v.c_str()), path, "header"); };
   put(DCM_SOPClassUID, UID_SecondaryCaptureImageStorage);

@@ -1,11 +1,14 @@
 // DICOM outputs a PACS can store beside the radiograph they describe:
 //  - a DICOM Segmentation (SEG, binary, DCMTK dcmseg): one frame, one segment "Pneumothorax"
 //    (SNOMED CT 36118008, category 49755003 "Morphologically Altered Structure"), in the source's
-//    study and frame of reference, its own new series and instance; the frame's Derivation Image
-//    functional group and the Common Instance Reference module name the source image (series and
-//    SOP instance);
+//    study, its own new series and instance; the frame's Derivation Image functional group and the
+//    Common Instance Reference module name the source image (series and SOP instance). It shares
+//    the source's Frame of Reference, placed in it by the Pixel Measures and Plane functional
+//    groups; a source without one (a projection radiograph, as the challenge's) gives a SEG without
+//    one, tied to the source's pixels by the Derivation Image alone. dciodvfy finds no error in it;
 //  - a Secondary Capture (SC, RGB) of a picture (the radiograph with the mask burned in), in the
-//    source's study, a new series and instance, with the source in its Source Image Sequence.
+//    source's study, a new series and instance, with the source in its Source Image Sequence
+//    (dciodvfy finds no error in it either).
 // Both copy the patient and study attributes from the source, never invent them, and are written
 // atomically.
 #pragma once
@@ -30,7 +33,8 @@ void write_dicom_seg(const std::string& path, const std::string& source_path, co
 // What read_dicom_seg finds in a SEG.
 struct DicomSeg {
   cv::Mat mask;  // CV_8UC1 0/255, Rows x Columns: the union of the frames of the first segment
-  std::string sop_instance_uid, series_instance_uid, study_instance_uid, frame_of_reference_uid;
+  std::string sop_instance_uid, series_instance_uid, study_instance_uid;
+  std::string frame_of_reference_uid;  // "" when the SEG has none (its source had none)
   std::string segment_label, property_type_code, property_category_code;  // code values, e.g. "36118008"
   std::string referenced_sop_instance_uid, referenced_sop_class_uid;      // from Derivation Image FG
   std::string referenced_series_instance_uid;                             // from Referenced Series Sequence
