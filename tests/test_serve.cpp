@@ -1,10 +1,13 @@
 // ptx serve (src/ptx/serve) over real HTTP on loopback: good and bad uploads, the result files,
-// the model description, concurrent clients; and its work queue and upload sniffing alone.
+// the model description, concurrent clients, the worklist with a node's spool; and its work
+// queue, upload sniffing and node records alone.
 #include <gtest/gtest.h>
 
 
 #include <cstdio>
+#include <filesystem>
 #include <future>
+#include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <set>
@@ -22,11 +25,13 @@
 #include "ptx/serve/server.h"
 #include "ptx/serve/upload.h"
 #include "ptx/serve/work_queue.h"
+#include "ptx/serve/worklist.h"
 #include "serve_fixture.h"
 #include "test_support.h"
 
 using namespace ptx;
 using json = nlohmann::json;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -49,7 +54,48 @@ struct ServeFixture : ::testing::Test {
   test::HttpResponse post(const std::string& body) {
     return test::http_request("POST", "127.0.0.1", server->port, "/api/v1/predict", body);
   }
+  std::vector<std::string> listed_ids(const std::string& query = "") {
+    const json list = json::parse(get("/api/v1/results" + query).body);
+    std::vector<std::string> ids;
+    for (const auto& e : list["results"]) ids.push_back(e["id"].get<std::string>());
+    return ids;
+  }
 };
+
+// A 40 x 30 grey picture, each seed its own shade.
+std::string small_png(int seed) { return io::encode_png(cv::Mat(30, 40, CV_8U, cv::Scalar(20 * seed))); }
+
+// The node's ids in the spool of write_spool.
+const std::string kPositive = "20241101T100000-0000000a", kNegative = "20241102T090000-0000000b",
+                  kSkipped = "20241103T080000-0000000c", kMalformed = "20241104T000000-0000000d",
+                  kUnfinished = "20241105T000000-0000000e";
+
+// Three finished results, one malformed record, one folder without its record, one folder whose
+// name is not a node id, and an instance still incoming.
+fs::path write_spool(const test::TempDir& dir) {
+  const fs::path spool = dir.path() / "spool";
+  json positive = test::node_record(kPositive, "2024-11-01T10:00:09Z", "positive",
+                              {"overlay.png", "mask.png", "mask.rle.txt", "seg.dcm", "source.dcm", "../../../etc/passwd"});
+  positive.update({{"probability", 0.93}, {"area_pixels", 1234}, {"area_mm2", 12.5}});
+  test::write_node_result(spool, kPositive, positive.dump(),
+                    {{"overlay.png", small_png(1)}, {"mask.png", small_png(2)}, {"mask.rle.txt", "10 5 30 2\n"},
+                     {"seg.dcm", "a SEG's bytes"}, {"sc.dcm", "an SC the record does not list"},
+                     {"source.dcm", "the received instance, with the patient's name"}});
+  json negative = test::node_record(kNegative, "2024-11-02T09:00:04Z", "negative", {"overlay.png", "mask.png", "mask.rle.txt"});
+  negative.update({{"probability", 0.02}, {"area_pixels", 0}, {"area_mm2", nullptr}});
+  test::write_node_result(spool, kNegative, negative.dump(),
+                    {{"overlay.png", small_png(3)}, {"mask.png", small_png(4)}, {"mask.rle.txt", "-1\n"}});
+  json skipped = test::node_record(kSkipped, "2024-11-03T08:00:01Z", "skipped", json::array());
+  skipped["reason"] = "not a chest radiograph (modality CT)";
+  test::write_node_result(spool, kSkipped, skipped.dump(), {});
+  test::write_node_result(spool, kMalformed, "{\"id\": \"" + kMalformed + "\", \"status\": ", {{"overlay.png", small_png(5)}});
+  test::write_node_result(spool, kUnfinished, "", {{"overlay.png", small_png(6)}});
+  const std::string bad_id = "20241106T000000-DEADBEEF";  // upper-case hex
+  test::write_node_result(spool, bad_id, test::node_record(bad_id, "2024-11-06T00:00:01Z", "negative", {"overlay.png"}).dump(),
+                    {{"overlay.png", small_png(7)}});
+  core::write_file_atomic(spool / "incoming" / "20241107T000000-0000000f.dcm", "not processed yet");
+  return spool;
+}
 
 }  // namespace
 
@@ -238,6 +284,145 @@ TEST_F(ServeFixture, AFullLineAnswers503AndTheServerCarriesOn) {
   EXPECT_GE(ok, 1);
   EXPECT_GE(busy, 1);
   EXPECT_EQ(post(body).status, 200);  // free again
+}
+
+TEST_F(ServeFixture, TheWorklistListsTheUploadsAndTheNodesFinishedResultsNewestFirst) {
+  serve::ServeOptions o;
+  o.spool = write_spool(dir).string();
+  start(20.0f, o);
+  const auto phantom = test::write_phantom_dicom(dir / "chest.dcm", 64, true, 5, "Doe^Jane", "PAT-12345");
+  const auto upload = post(core::read_file(phantom.path));
+  ASSERT_EQ(upload.status, 200) << upload.body;
+  const std::string upload_id = json::parse(upload.body)["id"];
+
+  const auto r = get("/api/v1/results");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto list = json::parse(r.body)["results"];
+  // The upload (made now) first, then the node's by the time they were finished; not the
+  // malformed, unfinished or misnamed ones.
+  ASSERT_EQ(listed_ids(), (std::vector<std::string>{upload_id, kSkipped, kNegative, kPositive})) << r.body;
+  EXPECT_EQ(list[0]["source"], "upload");
+  EXPECT_EQ(list[0]["status"], "positive");
+  EXPECT_EQ(list[0]["area_pixels"], 64 * 64);
+  EXPECT_NEAR(list[0]["area_mm2"].get<double>(), 64 * 64 * 0.25, 1e-6);
+  EXPECT_EQ(list[0]["links"]["seg"], "/api/v1/results/" + upload_id + "/seg.dcm");
+  EXPECT_EQ(list[0]["time"].get<std::string>().size(), std::string("2026-12-04T01:30:07Z").size());
+
+  EXPECT_EQ(list[1]["source"], "node");
+  EXPECT_EQ(list[1]["status"], "skipped");
+  EXPECT_EQ(list[1]["reason"], "not a chest radiograph (modality CT)");
+  EXPECT_TRUE(list[1]["probability"].is_null());
+  EXPECT_TRUE(list[1]["area_pixels"].is_null());
+  EXPECT_TRUE(list[1]["links"].empty());
+  EXPECT_EQ(list[2]["status"], "negative");
+  EXPECT_TRUE(list[2]["area_mm2"].is_null());
+  EXPECT_EQ(list[3]["time"], "2024-11-01T10:00:09Z");
+  EXPECT_DOUBLE_EQ(list[3]["probability"].get<double>(), 0.93);
+  EXPECT_EQ(list[3]["area_pixels"], 1234);
+  EXPECT_DOUBLE_EQ(list[3]["area_mm2"].get<double>(), 12.5);
+  EXPECT_EQ(list[3]["width"], 40);
+  // The files the record lists and the worklist offers; not source.dcm, nor a path.
+  const std::string base = "/api/v1/results/" + kPositive + "/";
+  EXPECT_EQ(list[3]["links"], (json{{"overlay", base + "overlay.png"}, {"mask", base + "mask.png"},
+                                    {"rle", base + "mask.rle.txt"}, {"seg", base + "seg.dcm"}}));
+  // Neither the patient's name and id nor the instance's UIDs.
+  for (const char* hidden : {"Doe", "PAT-12345", "1.2.3"}) EXPECT_EQ(r.body.find(hidden), std::string::npos) << hidden;
+
+  EXPECT_EQ(listed_ids("?limit=2"), (std::vector<std::string>{upload_id, kSkipped}));
+  EXPECT_EQ(get("/api/v1/results?limit=0").status, 400);
+  EXPECT_EQ(get("/api/v1/results?limit=ten").status, 400);
+}
+
+TEST_F(ServeFixture, TheNodesListedFilesDownloadAndNothingElseDoes) {
+  serve::ServeOptions o;
+  o.spool = write_spool(dir).string();
+  start(20.0f, o);
+  const fs::path positive = fs::path(o.spool) / "done" / kPositive;
+  const std::string base = "/api/v1/results/" + kPositive + "/";
+  const auto overlay = get(base + "overlay.png");
+  ASSERT_EQ(overlay.status, 200);
+  EXPECT_EQ(overlay.headers.at("content-type"), "image/png");
+  EXPECT_EQ(overlay.body, core::read_file(positive / "overlay.png"));
+  EXPECT_EQ(get(base + "mask.png").body, core::read_file(positive / "mask.png"));
+  const auto rle = get(base + "mask.rle.txt");
+  EXPECT_EQ(rle.headers.at("content-type"), "text/plain");
+  EXPECT_EQ(rle.body, "10 5 30 2\n");
+  const auto seg = get(base + "seg.dcm");
+  EXPECT_EQ(seg.headers.at("content-type"), "application/dicom");
+  EXPECT_EQ(seg.body, "a SEG's bytes");
+  EXPECT_NE(seg.headers.at("content-disposition").find("attachment"), std::string::npos);
+
+  for (const std::string& path :
+       {base + "sc.dcm",  // on disk, but the record does not list it
+        base + "source.dcm", base + "result.json", base + "passwd",
+        "/api/v1/results/" + kMalformed + "/overlay.png", "/api/v1/results/" + kUnfinished + "/overlay.png",
+        std::string("/api/v1/results/20241106T000000-DEADBEEF/overlay.png"),
+        std::string("/api/v1/results/20241231T235959-00000000/overlay.png"),  // unknown
+        base + "..%2Fresult.json", base + "../../../../../etc/passwd",
+        std::string("/api/v1/results/..%2F..%2F..%2F..%2Fetc%2Fpasswd/overlay.png"),
+        std::string("/api/v1/results/") + "..%2Fdone%2F" + kPositive + "/overlay.png"}) {
+    const auto r = get(path);
+    EXPECT_EQ(r.status, 404) << path;
+    EXPECT_EQ(r.body.find("root:"), std::string::npos) << path;
+    EXPECT_EQ(r.body.find("patient"), std::string::npos) << path;
+  }
+}
+
+TEST_F(ServeFixture, ANodeResultJoinsTheWorklistOnceItsRecordIsWrittenAndFollowsItsChanges) {
+  serve::ServeOptions o;
+  o.spool = write_spool(dir).string();
+  start(20.0f, o);
+  EXPECT_EQ(listed_ids(), (std::vector<std::string>{kSkipped, kNegative, kPositive}));
+  json record = test::node_record(kUnfinished, "2024-11-05T00:00:03Z", "error", {"overlay.png"});
+  record["reason"] = "the pixel data cannot be decoded";
+  test::write_node_result(o.spool, kUnfinished, record.dump(), {});
+  EXPECT_EQ(listed_ids(), (std::vector<std::string>{kUnfinished, kSkipped, kNegative, kPositive}));
+  EXPECT_EQ(get("/api/v1/results/" + kUnfinished + "/overlay.png").status, 200);
+  // A record written again replaces the one read before; one that goes away takes its entry along.
+  record["status"] = "negative";
+  test::write_node_result(o.spool, kUnfinished, record.dump(), {});
+  EXPECT_EQ(json::parse(get("/api/v1/results?limit=1").body)["results"][0]["status"], "negative");
+  fs::remove_all(fs::path(o.spool) / "done" / kNegative);
+  EXPECT_EQ(listed_ids(), (std::vector<std::string>{kUnfinished, kSkipped, kPositive}));
+  EXPECT_EQ(get("/api/v1/results/" + kNegative + "/overlay.png").status, 404);
+}
+
+TEST_F(ServeFixture, WithoutASpoolTheWorklistHoldsTheUploads) {
+  start(-20.0f);
+  EXPECT_EQ(listed_ids(), std::vector<std::string>{});
+  const auto first = json::parse(post(io::encode_png(data::make_phantom(64, false, 1).image)).body);
+  const auto second = json::parse(post(io::encode_png(data::make_phantom(64, false, 2).image)).body);
+  EXPECT_EQ(listed_ids(), (std::vector<std::string>{second["id"].get<std::string>(), first["id"].get<std::string>()}));
+  const auto entry = json::parse(get("/api/v1/results").body)["results"][0];
+  EXPECT_EQ(entry["status"], "negative");
+  EXPECT_EQ(entry["links"], second["links"]);
+  EXPECT_EQ(entry["time"], second["time"]);
+  EXPECT_EQ(get("/api/v1/results/" + kPositive + "/overlay.png").status, 404);
+}
+
+TEST(ServeWorklist, NodeRecordsAreCheckedBeforeTheyAreListed) {
+  const std::string id = "20261204T013001-3fa2b9c1";
+  const json good = test::node_record(id, "2026-12-04T01:30:07Z", "negative", {"overlay.png", "source.dcm", "/etc/passwd"});
+  const auto entry = serve::parse_node_record(id, good.dump());
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_EQ(entry->files, std::vector<std::string>{"overlay.png"});
+  EXPECT_FALSE(entry->probability.has_value());
+  const auto broken = [&](const char* key, const json& value) {
+    json j = good;
+    j[key] = value;
+    return !serve::parse_node_record(id, j.dump()).has_value();
+  };
+  EXPECT_TRUE(broken("id", "20261204T013001-00000000"));  // another result's record
+  EXPECT_TRUE(broken("status", "maybe"));
+  EXPECT_TRUE(broken("finished", "yesterday"));
+  EXPECT_TRUE(broken("probability", "high"));
+  EXPECT_TRUE(broken("files", "overlay.png"));
+  EXPECT_TRUE(broken("width", nullptr));
+  EXPECT_FALSE(serve::parse_node_record(id, "[1, 2]").has_value());
+  EXPECT_FALSE(serve::parse_node_record(id, "").has_value());
+  EXPECT_TRUE(serve::is_node_id(id));
+  for (const char* bad : {"20261204T013001-3FA2B9C1", "20261204T013001-3fa2b9c", "../20261204T013001-3fa2b9c1", ""})
+    EXPECT_FALSE(serve::is_node_id(bad)) << bad;
 }
 
 TEST(ServeWorkQueue, RefusesWhenEveryWorkerIsBusyAndTheLineIsFull) {

@@ -1,7 +1,8 @@
 // The page of ptx serve in a real browser: headless Chromium driven through ChromeDriver's
 // WebDriver protocol (Debian's chromium and chromium-driver) uploads a synthetic DICOM, waits for
-// the overlay and checks the probability is shown; the screenshot goes to
-// build/test-artifacts/serve-page.png. Skipped with a message where Chromium is absent.
+// the overlay and checks the probability is shown, then opens a node's result from the worklist;
+// the screenshot goes to build/test-artifacts/serve-page.png. Skipped with a message where
+// Chromium is absent.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,6 +17,7 @@
 #include "http_client.h"
 #include "ptx/core/atomic_file.h"
 #include "ptx/core/base64.h"
+#include "ptx/io/image.h"
 #include "serve_fixture.h"
 #include "process_support.h"
 #include "test_support.h"
@@ -74,7 +76,7 @@ class ChromeDriver {
 
 }  // namespace
 
-TEST(ServeBrowser, UploadingADicomShowsTheOverlayAndTheProbability) {
+TEST(ServeBrowser, UploadingADicomShowsTheOverlayAndTheProbabilityAndTheWorklistOpensANodeResult) {
   if (!fs::exists(kChromium) || !fs::exists(kChromeDriver))
     GTEST_SKIP() << "Chromium or ChromeDriver is absent (scripts/setup.sh installs chromium and chromium-driver): "
                     "browser test skipped";
@@ -84,6 +86,13 @@ TEST(ServeBrowser, UploadingADicomShowsTheOverlayAndTheProbability) {
   serve::ServeOptions options;
   options.port = 0;
   options.image.triplet = segmenter.members().front().triplet;
+  // One result of a node, its overlay 40 pixels wide (the upload's is 256).
+  const std::string node_id = "20241101T100000-0000000a";
+  options.spool = dir / "spool";
+  nlohmann::json record = test::node_record(node_id, "2024-11-01T10:00:09Z", "positive", {"overlay.png"});
+  record.update({{"probability", 0.875}, {"area_pixels", 321}, {"area_mm2", nullptr}});
+  test::write_node_result(options.spool, node_id, record.dump(),
+                          {{"overlay.png", io::encode_png(cv::Mat(30, 40, CV_8U, cv::Scalar(90)))}});
   test::RunningServer server(segmenter, predict::Ensemble(), options);
   const auto dicom = test::write_phantom_dicom(dir / "upload.dcm", 256, true, 11, "Doe^John", "PAT-777");
 
@@ -132,6 +141,35 @@ TEST(ServeBrowser, UploadingADicomShowsTheOverlayAndTheProbability) {
     EXPECT_GT(spread[0], 10.0);  // a page with content, not a blank one
     fs::create_directories(PTX_TEST_ARTIFACTS);
     core::write_file_atomic(fs::path(PTX_TEST_ARTIFACTS) / "serve-page.png", png);
+
+    // The worklist lists the upload and the node's result; a click opens the latter in the viewer.
+    json count;
+    for (int i = 0; i < 100; ++i) {
+      count = driver.command("POST", s + "/execute/sync",
+                             {{"script", "return document.querySelectorAll('#worklist tbody tr').length;"},
+                              {"args", json::array()}});
+      if (count == 2) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_EQ(count, 2) << "the worklist does not show the upload and the node's result";
+    const json rows = driver.command(
+        "POST", s + "/elements", {{"using", "css selector"}, {"value", "#worklist tr[data-id='" + node_id + "']"}});
+    ASSERT_EQ(rows.size(), 1u);
+    driver.command("POST", s + "/element/" + rows[0][kElementKey].get<std::string>() + "/click");
+    for (int i = 0; i < 100; ++i) {
+      state = driver.command("POST", s + "/execute/sync",
+                             {{"script",
+                               "const $ = (id) => document.getElementById(id);"
+                               "return {overlay: $('overlay').naturalWidth, probability: $('probability').textContent,"
+                               " verdict: $('verdict').textContent, time: $('time').textContent};"},
+                              {"args", json::array()}});
+      if (state["overlay"] == 40) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(state["overlay"], 40) << state.dump();
+    EXPECT_EQ(state["verdict"], "Pneumothorax found");
+    EXPECT_EQ(state["probability"], "87.5 %");
+    EXPECT_NE(state["time"].get<std::string>().find("node"), std::string::npos) << state.dump();
   } catch (...) {
     driver.command("DELETE", s);
     throw;

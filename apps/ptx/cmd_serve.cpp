@@ -1,5 +1,6 @@
 // ptx serve: the web page and HTTP API (src/ptx/serve/server.h) around loaded models.
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "command.h"
@@ -37,6 +38,8 @@ void add_serve(CLI::App& root, const Globals& g) {
   cmd->add_option("--max-upload-mb", a->max_upload_mb, "largest upload in MiB; beyond, 413")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--spool", a->options.spool,
+                  "the spool folder of a `ptx node`: its finished results join the page's worklist");
   cmd->callback([a, &g] {
     const sigset_t signals = block_stop_signals();
     auto models = load_models(a->models);
@@ -47,6 +50,9 @@ void add_serve(CLI::App& root, const Globals& g) {
     if (!is_loopback(a->options.host))
       core::warn("listening on " + a->options.host + ": anyone who reaches this address can upload images; "
                  "there is no authentication or TLS");
+    // The node may start later and create it: a warning, so a mistyped folder does not go unseen.
+    if (!a->options.spool.empty() && !std::filesystem::is_directory(a->options.spool))
+      core::warn("no spool folder " + a->options.spool + " yet: the worklist shows the node's results once it writes them");
     serve::Server server(std::move(models.segmenter), std::move(models.classifier), a->options);
     const int port = server.bind();
     stop_on_signals(signals, [&server] { server.stop(); });

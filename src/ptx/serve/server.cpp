@@ -4,14 +4,17 @@
 #include <stdlib.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <unordered_map>
 
@@ -27,6 +30,7 @@
 #include "ptx/predict/radiograph.h"
 #include "ptx/serve/upload.h"
 #include "ptx/serve/work_queue.h"
+#include "ptx/serve/worklist.h"
 #include "ptx/version.h"
 
 namespace fs = std::filesystem;
@@ -36,9 +40,10 @@ namespace ptx::serve {
 
 namespace {
 
-// The files of one prediction, downloadable under its id.
+// One prediction: its worklist entry and its files (name -> bytes), downloadable under its id.
 struct Result {
-  std::string overlay_png, mask_png, rle, seg_dcm;  // seg_dcm: empty unless a DICOM with a mask
+  WorklistEntry entry;
+  std::map<std::string, std::string> files;
 };
 
 // The last `capacity` results under random ids (16 hex digits; the id is the only way to them).
@@ -46,23 +51,37 @@ class ResultStore {
  public:
   explicit ResultStore(std::size_t capacity) : capacity_(std::max<std::size_t>(1, capacity)) {}
 
-  std::string add(Result r) {
+  // Stores r under a new id and returns its entry, id and files filled in.
+  WorklistEntry add(Result r) {
     std::lock_guard<std::mutex> lock(mutex_);
     char id[17];
     std::snprintf(id, sizeof(id), "%016llx", static_cast<unsigned long long>(random_()));
+    r.entry.id = id;
+    for (const auto& [name, bytes] : r.files) r.entry.files.push_back(name);
+    const WorklistEntry entry = r.entry;
     order_.push_back(id);
     results_[id] = std::make_shared<const Result>(std::move(r));
     while (order_.size() > capacity_) {
       results_.erase(order_.front());
       order_.pop_front();
     }
-    return id;
+    return entry;
   }
 
-  std::shared_ptr<const Result> find(const std::string& id) const {
+  std::optional<std::string> file(const std::string& id, const std::string& name) const {
     std::lock_guard<std::mutex> lock(mutex_);
     const auto it = results_.find(id);
-    return it == results_.end() ? nullptr : it->second;
+    if (it == results_.end()) return std::nullopt;
+    const auto file = it->second->files.find(name);
+    return file == it->second->files.end() ? std::nullopt : std::optional<std::string>(file->second);
+  }
+
+  // The entries, newest first.
+  std::vector<WorklistEntry> newest() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<WorklistEntry> entries;
+    for (auto it = order_.rbegin(); it != order_.rend(); ++it) entries.push_back(results_.at(*it)->entry);
+    return entries;
   }
 
  private:
@@ -158,6 +177,7 @@ struct Server::Impl {
   json model_info;  // computed once: hashing a checkpoint per request would be wasteful
   PrivateFolder folder;
   ResultStore results;
+  std::unique_ptr<SpoolReader> spool;  // ptx node's results, when --spool names its folder
   WorkQueue queue;
   httplib::Server http;
 
@@ -166,6 +186,7 @@ struct Server::Impl {
         classifier(std::move(c)),
         options(std::move(o)),
         results(options.kept_results),
+        spool(options.spool.empty() ? nullptr : std::make_unique<SpoolReader>(options.spool)),
         queue(options.workers, options.max_waiting) {
     model_info = {{"version", kVersion},
                   {"segmenters", ensemble_json(segmenter, options.checkpoints)},
@@ -209,39 +230,37 @@ struct Server::Impl {
                               " pixels; at most " + std::to_string(kMaxImageSide * kMaxImageSide) +
                               " pixels (" + std::to_string(kMaxImageSide) + " x " + std::to_string(kMaxImageSide) + ")")};
     const auto p = predict::predict_image(segmenter, classifier, r.gray, options.image);
+    const std::string rle = p.area ? io::rle_encode(p.mask) : "-1";
     Result result;
-    result.overlay_png = io::encode_png(post::draw_overlay(r.gray, p.mask));
-    result.mask_png = io::encode_png(p.mask);
-    result.rle = p.area ? io::rle_encode(p.mask) : "-1";
+    result.entry.source = "upload";
+    result.entry.time = utc_time_now();
+    result.entry.status = p.area > 0 ? "positive" : "negative";
+    result.entry.probability = p.probability;
+    result.entry.area_pixels = p.area;
+    if (r.mm2_per_pixel > 0) result.entry.area_mm2 = p.area * r.mm2_per_pixel;
+    result.entry.width = r.gray.cols;
+    result.entry.height = r.gray.rows;
+    result.files["overlay.png"] = io::encode_png(post::draw_overlay(r.gray, p.mask));
+    result.files["mask.png"] = io::encode_png(p.mask);
+    result.files["mask.rle.txt"] = rle + "\n";
     std::vector<std::string> warnings = r.meta ? io::chest_radiograph_warnings(*r.meta) : std::vector<std::string>{};
     if (r.meta && p.area > 0) {
       // A SEG that cannot be made does not undo the prediction: the answer says why it is missing.
       try {
         const RemoveOnExit seg{folder.new_file("-seg.dcm")};
         io::write_dicom_seg(seg.path.string(), source.path.string(), p.mask);
-        result.seg_dcm = core::read_file(seg.path);
+        result.files["seg.dcm"] = core::read_file(seg.path);
       } catch (const core::Error& e) {
         warnings.push_back("no DICOM SEG: " + for_client(e.what()));
       }
     }
-    const bool has_seg = !result.seg_dcm.empty();
-    const std::string rle = result.rle;
-    const std::string id = results.add(std::move(result));
-    const std::string base = "/api/v1/results/" + id + "/";
-    json links{{"overlay", base + "overlay.png"}, {"mask", base + "mask.png"}, {"rle", base + "mask.rle.txt"}};
-    if (has_seg) links["seg"] = base + "seg.dcm";
-    json answer{{"id", id},
-                {"kind", upload_kind_name(kind)},
-                {"probability", p.probability},
-                {"positive", p.area > 0},
-                {"gated", p.gated},
-                {"area_pixels", p.area},
-                {"width", r.gray.cols},
-                {"height", r.gray.rows},
-                {"rle", rle},
-                {"triplet", options.image.triplet.str()},
-                {"links", links}};
-    answer["area_mm2"] = r.mm2_per_pixel > 0 ? json(p.area * r.mm2_per_pixel) : json(nullptr);
+    // The worklist's fields (id, time, status, probability, area, size, links), and the upload's own.
+    json answer = entry_json(results.add(std::move(result)));
+    answer.update({{"kind", upload_kind_name(kind)},
+                   {"positive", p.area > 0},
+                   {"gated", p.gated},
+                   {"rle", rle},
+                   {"triplet", options.image.triplet.str()}});
     answer["metadata"] = r.meta ? dicom_metadata(*r.meta) : json{{"rows", r.gray.rows}, {"columns", r.gray.cols}};
     answer["warnings"] = warnings;
     answer["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -331,19 +350,61 @@ struct Server::Impl {
       const Answer a = answer->get();
       send_json(res, a.status, a.body);
     });
-    http.Get(R"(/api/v1/results/([0-9a-f]{16})/(overlay\.png|mask\.png|mask\.rle\.txt|seg\.dcm))",
-             [this](const httplib::Request& req, httplib::Response& res) {
-               const auto r = results.find(req.matches[1].str());
-               const std::string file = req.matches[2].str();
-               if (!r || (file == "seg.dcm" && r->seg_dcm.empty()))
-                 return send_json(res, 404, error_body("no such result: it is unknown, expired, or has no " + file));
-               if (file != "overlay.png")
-                 res.set_header("Content-Disposition", "attachment; filename=\"ptx-" + req.matches[1].str() + "-" + file + "\"");
-               if (file == "overlay.png") res.set_content(r->overlay_png, "image/png");
-               else if (file == "mask.png") res.set_content(r->mask_png, "image/png");
-               else if (file == "mask.rle.txt") res.set_content(r->rle + "\n", "text/plain");
-               else res.set_content(r->seg_dcm, "application/dicom");
-             });
+    http.Get("/api/v1/results", [this](const httplib::Request& req, httplib::Response& res) {
+      const auto limit = parse_limit(req);
+      if (!limit) return send_json(res, 400, error_body("limit must be a whole number of at least 1"));
+      send_json(res, 200, {{"results", worklist(*limit)}});
+    });
+    // Any two path segments: the id and the name are checked here, not by the route, so the
+    // upload ids, the node ids and the file names are each defined once.
+    http.Get(R"(/api/v1/results/([^/]+)/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      const std::string id = req.matches[1].str(), file = req.matches[2].str();
+      const auto bytes = result_file(id, file);
+      if (!bytes) return send_json(res, 404, error_body("no such result: it is unknown, expired, or has no " + file));
+      if (file != "overlay.png")
+        res.set_header("Content-Disposition", "attachment; filename=\"ptx-" + id + "-" + file + "\"");
+      res.set_content(*bytes, content_type(file));
+    });
+  }
+
+  // ?limit=N, 100 when absent; nullopt when it is not a positive whole number.
+  static std::optional<std::size_t> parse_limit(const httplib::Request& req) {
+    if (!req.has_param("limit")) return 100;
+    const std::string text = req.get_param_value("limit");
+    std::size_t limit = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), limit);
+    if (error != std::errc() || end != text.data() + text.size() || limit == 0) return std::nullopt;
+    return limit;
+  }
+
+  // The uploads' and the node's results, newest first, at most limit.
+  json worklist(std::size_t limit) {
+    std::vector<WorklistEntry> entries = results.newest();
+    if (spool) {
+      auto node = spool->entries();
+      entries.insert(entries.end(), std::make_move_iterator(node.begin()), std::make_move_iterator(node.end()));
+    }
+    sort_newest_first(entries);
+    json list = json::array();
+    for (std::size_t i = 0; i < std::min(limit, entries.size()); ++i) list.push_back(entry_json(entries[i]));
+    return list;
+  }
+
+  // The bytes of a result's file: an upload's from memory, a node's from the spool.
+  std::optional<std::string> result_file(const std::string& id, const std::string& name) {
+    if (!is_node_id(id)) return results.file(id, name);
+    const auto path = spool ? spool->file(id, name) : std::nullopt;
+    if (!path) return std::nullopt;
+    try {
+      return core::read_file(*path);
+    } catch (const core::Error&) {
+      return std::nullopt;  // listed but absent: as unknown
+    }
+  }
+
+  static std::string content_type(const std::string& file) {
+    const std::string extension = fs::path(file).extension().string();
+    return extension == ".png" ? "image/png" : extension == ".txt" ? "text/plain" : "application/dicom";
   }
 };
 

@@ -5,13 +5,16 @@
 //   GET  /api/v1/model             the models' specs, checkpoint SHA-256, input, triplet, TTA
 //   POST /api/v1/predict           body: the DICOM/PNG/JPEG file itself; answer: probability,
 //                                  area, RLE, metadata and links to the result's files
-//   GET  /api/v1/results/<id>/overlay.png | mask.png | mask.rle.txt | seg.dcm
+//   GET  /api/v1/results[?limit=N]  the worklist, newest first: the uploads' results and, with a
+//                                  spool, those of `ptx node` (src/ptx/serve/worklist.h)
+//   GET  /api/v1/results/<id>/overlay.png | mask.png | mask.rle.txt | seg.dcm | sc.dcm
 //
 // Uploads are untrusted: their kind comes from their bytes (415 otherwise), over the size limit
 // they get 413, an undecodable file 422; nothing an upload names is used as a path (a DICOM is
 // parsed from a file the server names in its own private folder). Inference runs on a WorkQueue:
 // a full line answers 503. The models are shared read-only by the workers. Results are kept in
-// memory for the last `kept_results` predictions under random ids.
+// memory for the last `kept_results` predictions under random ids; the node's are read from its
+// spool folder, which this server only reads (no state is shared between the two processes).
 #pragma once
 #include <cstddef>
 #include <memory>
@@ -32,6 +35,7 @@ struct ServeOptions {
   std::size_t max_waiting = 8;      // uploads waiting for a worker before 503
   int http_threads = 16;            // connections served at once
   std::size_t kept_results = 64;    // results downloadable afterwards
+  std::string spool;                // ptx node's spool folder, whose results join the worklist ("": none)
   std::vector<std::string> checkpoints, classifiers;  // the files the ensembles were loaded from
 };
 
