@@ -58,7 +58,7 @@ dicomnet::InstanceRecord sample_record(const std::string& id) {
   r.probability = 0.75;
   r.area_pixels = 12;
   r.files = {"mask.png", "seg.dcm"};
-  r.deliveries = {{"ORTHANC@127.0.0.1:4242", "c-store"}};
+  r.deliveries = {dicomnet::Delivery::pending("ORTHANC@127.0.0.1:4242", "c-store")};
   return r;
 }
 
@@ -68,9 +68,9 @@ TEST(DicomnetSpool, IdsAreSafeSortableAndOnlyTheNodesNamesAreListed) {
   test::TempDir dir;
   dicomnet::Spool spool(dir.path());
   const std::string id = spool.new_id();
-  EXPECT_TRUE(dicomnet::Spool::is_id(id)) << id;
-  EXPECT_FALSE(dicomnet::Spool::is_id("../20261204T013001-3fa2b9c1"));
-  EXPECT_FALSE(dicomnet::Spool::is_id("20261204T013001-3FA2B9C1"));
+  EXPECT_TRUE(dicomnet::is_instance_id(id)) << id;
+  EXPECT_FALSE(dicomnet::is_instance_id("../20261204T013001-3fa2b9c1"));
+  EXPECT_FALSE(dicomnet::is_instance_id("20261204T013001-3FA2B9C1"));
   core::write_file_atomic(spool.incoming("20261204T013002-00000002"), "x");
   core::write_file_atomic(spool.incoming("20261204T013001-00000001"), "x");
   core::write_file_atomic(dir.path() / "incoming" / "sender-chosen.dcm", "x");

@@ -22,6 +22,7 @@
 #include "ptx/io/dicom_write.h"
 #include "ptx/io/image.h"
 #include "ptx/io/rle.h"
+#include "ptx/dicomnet/instance_record.h"
 #include "ptx/serve/server.h"
 #include "ptx/serve/upload.h"
 #include "ptx/serve/work_queue.h"
@@ -420,9 +421,9 @@ TEST(ServeWorklist, NodeRecordsAreCheckedBeforeTheyAreListed) {
   EXPECT_TRUE(broken("width", nullptr));
   EXPECT_FALSE(serve::parse_node_record(id, "[1, 2]").has_value());
   EXPECT_FALSE(serve::parse_node_record(id, "").has_value());
-  EXPECT_TRUE(serve::is_node_id(id));
+  EXPECT_TRUE(dicomnet::is_instance_id(id));
   for (const char* bad : {"20261204T013001-3FA2B9C1", "20261204T013001-3fa2b9c", "../20261204T013001-3fa2b9c1", ""})
-    EXPECT_FALSE(serve::is_node_id(bad)) << bad;
+    EXPECT_FALSE(dicomnet::is_instance_id(bad)) << bad;
 }
 
 TEST(ServeWorkQueue, RefusesWhenEveryWorkerIsBusyAndTheLineIsFull) {

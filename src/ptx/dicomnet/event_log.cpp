@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "ptx/dicomnet/spool.h"
+#include "ptx/core/utc_time.h"
 
 namespace ptx::dicomnet {
 
@@ -17,14 +17,14 @@ void EventLog::emit(const std::string& event, nlohmann::json fields) {
       value = short_uid(value.get<std::string>());
   std::lock_guard<std::mutex> lock(mutex_);
   if (json_) {
-    nlohmann::json line = {{"time", utc_now()}, {"event", event}};
+    nlohmann::json line = {{"time", core::utc_now()}, {"event", event}};
     line.update(fields);
     std::fprintf(stdout, "%s\n", line.dump().c_str());
     std::fflush(stdout);
     return;
   }
   if (quiet_ && event != "failed" && event != "refused") return;
-  std::string line = utc_now() + " " + event;
+  std::string line = core::utc_now() + " " + event;
   for (const auto& [key, value] : fields.items()) {
     const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
     line += " " + key + "=" + (text.find(' ') == std::string::npos ? text : "\"" + text + "\"");

@@ -5,7 +5,7 @@
 #include "ptx/core/atomic_file.h"
 #include "ptx/core/error.h"
 #include "ptx/core/strings.h"
-#include "ptx/dicomnet/spool.h"
+#include "ptx/core/utc_time.h"
 #include "ptx/io/dicom.h"
 #include "ptx/io/dicom_seg.h"
 #include "ptx/io/image.h"
@@ -78,7 +78,7 @@ void process_instance(const Models& models, const fs::path& source, const fs::pa
     record.reason = e.what();
     record.files.clear();
   }
-  record.finished = utc_now();
+  record.finished = core::utc_now();
 }
 
 }  // namespace ptx::dicomnet

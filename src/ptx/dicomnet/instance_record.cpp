@@ -3,12 +3,18 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <regex>
 
 #include "ptx/core/error.h"
 
 namespace ptx::dicomnet {
 
 using nlohmann::json;
+
+bool is_instance_id(const std::string& text) {
+  static const std::regex pattern("[0-9]{8}T[0-9]{6}-[0-9a-f]{8}");
+  return std::regex_match(text, pattern);
+}
 
 std::vector<std::string> InstanceRecord::dicom_outputs() const {
   std::vector<std::string> out;

@@ -6,11 +6,13 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ptx::dicomnet {
 
 struct Delivery {
+  static Delivery pending(std::string target, std::string kind) { return {std::move(target), std::move(kind), "pending", 0, ""}; }
   std::string target;  // "AET@HOST:PORT" or the STOW-RS URL
   std::string kind;    // "c-store" or "stow-rs"
   std::string status = "pending";  // "pending", "sent", "failed"
@@ -34,6 +36,10 @@ struct InstanceRecord {
   std::vector<std::string> dicom_outputs() const;
   bool has_pending_delivery() const;
 };
+
+// The node's ids: when the instance arrived (UTC) and 8 hex digits, "20261204T013001-3fa2b9c1".
+// Chosen by the node, never by a sender, so always a safe file name.
+bool is_instance_id(const std::string& text);
 
 nlohmann::json to_json(const InstanceRecord& record);
 // Throws core::Error naming `what` when the JSON is not a record.

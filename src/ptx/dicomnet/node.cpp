@@ -139,8 +139,8 @@ struct Node::Impl {
     r.received = received_time(id);
     process_instance(models, spool.incoming(id), spool.done_dir(id), o.process, r);
     if (!r.dicom_outputs().empty()) {
-      for (const auto& d : o.destinations) r.deliveries.push_back({d.text(), "c-store"});
-      for (const auto& s : o.stow) r.deliveries.push_back({s.text, "stow-rs"});
+      for (const auto& d : o.destinations) r.deliveries.push_back(Delivery::pending(d.text(), "c-store"));
+      for (const auto& s : o.stow) r.deliveries.push_back(Delivery::pending(s.text, "stow-rs"));
     }
     spool.write_record(r);
     spool.finish(id);

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <ctime>
 #include <random>
-#include <regex>
 
 #include "ptx/core/atomic_file.h"
 #include "ptx/core/durable_file.h"
@@ -41,8 +40,6 @@ void remove_temporaries(const fs::path& dir) {
 
 }  // namespace
 
-std::string utc_now() { return utc_format("%Y-%m-%dT%H:%M:%SZ"); }
-
 Spool::Spool(fs::path root) : root_(std::move(root)) {
   std::error_code ec;
   fs::create_directories(root_ / "incoming", ec);
@@ -72,11 +69,6 @@ std::string Spool::new_id() const {
   }
 }
 
-bool Spool::is_id(const std::string& text) {
-  static const std::regex pattern("[0-9]{8}T[0-9]{6}-[0-9a-f]{8}");
-  return std::regex_match(text, pattern);
-}
-
 fs::path Spool::incoming(const std::string& id) const { return root_ / "incoming" / (id + ".dcm"); }
 fs::path Spool::done_dir(const std::string& id) const { return root_ / "done" / id; }
 fs::path Spool::record_path(const std::string& id) const { return done_dir(id) / "result.json"; }
@@ -86,7 +78,7 @@ std::vector<std::string> Spool::unprocessed() const {
   std::vector<std::string> ids;
   for (const auto& e : fs::directory_iterator(root_ / "incoming")) {
     const fs::path p = e.path();
-    if (e.is_regular_file() && p.extension() == ".dcm" && is_id(p.stem().string())) ids.push_back(p.stem().string());
+    if (e.is_regular_file() && p.extension() == ".dcm" && is_instance_id(p.stem().string())) ids.push_back(p.stem().string());
   }
   std::sort(ids.begin(), ids.end());
   return ids;
@@ -96,7 +88,7 @@ std::vector<std::string> Spool::undelivered() const {
   std::vector<std::string> ids;
   for (const auto& e : fs::directory_iterator(root_ / "done")) {
     const std::string id = e.path().filename().string();
-    if (!is_id(id) || !has_record(id)) continue;
+    if (!is_instance_id(id) || !has_record(id)) continue;
     try {
       if (read_record(id).has_pending_delivery()) ids.push_back(id);
     } catch (const core::Error&) {

@@ -27,7 +27,6 @@ class Spool {
 
   const std::filesystem::path& root() const { return root_; }
   std::string new_id() const;
-  static bool is_id(const std::string& text);
 
   std::filesystem::path incoming(const std::string& id) const;
   std::filesystem::path done_dir(const std::string& id) const;
@@ -53,8 +52,5 @@ class Spool {
   int lock_fd_ = -1;
   mutable std::mutex write_mutex_;
 };
-
-// The current UTC time as "2026-12-04T01:30:01Z".
-std::string utc_now();
 
 }  // namespace ptx::dicomnet

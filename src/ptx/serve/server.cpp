@@ -23,6 +23,8 @@
 #include "ptx/core/error.h"
 #include "ptx/core/log.h"
 #include "ptx/core/sha256.h"
+#include "ptx/core/utc_time.h"
+#include "ptx/dicomnet/instance_record.h"
 #include "ptx/io/dicom_seg.h"
 #include "ptx/io/image.h"
 #include "ptx/io/rle.h"
@@ -233,7 +235,7 @@ struct Server::Impl {
     const std::string rle = p.area ? io::rle_encode(p.mask) : "-1";
     Result result;
     result.entry.source = "upload";
-    result.entry.time = utc_time_now();
+    result.entry.time = core::utc_now();
     result.entry.status = p.area > 0 ? "positive" : "negative";
     result.entry.probability = p.probability;
     result.entry.area_pixels = p.area;
@@ -392,7 +394,7 @@ struct Server::Impl {
 
   // The bytes of a result's file: an upload's from memory, a node's from the spool.
   std::optional<std::string> result_file(const std::string& id, const std::string& name) {
-    if (!is_node_id(id)) return results.file(id, name);
+    if (!dicomnet::is_instance_id(id)) return results.file(id, name);
     const auto path = spool ? spool->file(id, name) : std::nullopt;
     if (!path) return std::nullopt;
     try {

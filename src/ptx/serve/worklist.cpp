@@ -10,6 +10,7 @@
 
 #include "ptx/core/atomic_file.h"
 #include "ptx/core/error.h"
+#include "ptx/dicomnet/instance_record.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -32,17 +33,10 @@ bool matches(std::string_view text, const std::regex& pattern) {
   return std::regex_match(text.begin(), text.end(), pattern);
 }
 
-// The node's times, as utc_time_now() writes them: entries sort by comparing them as text.
+// The node's times, as core::utc_now() writes them: entries sort by comparing them as text.
 bool is_utc_time(const std::string& time) {
   static const std::regex pattern("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z");
   return matches(time, pattern);
-}
-
-template <class T>
-std::optional<T> optional_field(const json& record, const char* key) {
-  const auto it = record.find(key);
-  if (it == record.end() || it->is_null()) return std::nullopt;
-  return it->get<T>();  // json::type_error when it is not a number
 }
 
 template <class T>
@@ -54,20 +48,6 @@ json or_null(const std::optional<T>& v) {
 
 bool is_result_file(std::string_view name) {
   return std::any_of(kResultFiles.begin(), kResultFiles.end(), [&](const ResultFile& f) { return name == f.name; });
-}
-
-bool is_node_id(std::string_view id) {
-  static const std::regex pattern("[0-9]{8}T[0-9]{6}-[0-9a-f]{8}");
-  return matches(id, pattern);
-}
-
-std::string utc_time_now() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[sizeof "2026-12-04T01:30:07Z"];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
 }
 
 json result_links(const std::string& id, const std::vector<std::string>& files) {
@@ -98,30 +78,31 @@ void sort_newest_first(std::vector<WorklistEntry>& entries) {
 }
 
 std::optional<WorklistEntry> parse_node_record(const std::string& id, const std::string& text) {
-  const json record = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!record.is_object()) return std::nullopt;
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return std::nullopt;
+  dicomnet::InstanceRecord r;
   try {
-    WorklistEntry e;
-    e.id = record.at("id").get<std::string>();
-    e.source = "node";
-    e.time = record.at("finished").get<std::string>();
-    e.status = record.at("status").get<std::string>();
-    e.reason = record.value("reason", "");
-    e.probability = optional_field<double>(record, "probability");
-    e.area_pixels = optional_field<long long>(record, "area_pixels");
-    e.area_mm2 = optional_field<double>(record, "area_mm2");
-    e.width = record.value("width", 0);
-    e.height = record.value("height", 0);
-    const json files = record.value("files", json::array());
-    // Only the known names: anything else a record lists ("source.dcm", "../x") is never offered.
-    for (const auto& f : files)
-      if (is_result_file(f.get<std::string>())) e.files.push_back(f.get<std::string>());
-    const bool known_status = e.status == "positive" || e.status == "negative" || e.status == "skipped" || e.status == "error";
-    if (e.id != id || !known_status || !is_utc_time(e.time) || !files.is_array()) return std::nullopt;
-    return e;
-  } catch (const json::exception&) {  // a missing field or one of the wrong type
+    r = dicomnet::record_from_json(j, id);
+  } catch (const core::Error&) {  // a missing field or one of the wrong type
     return std::nullopt;
   }
+  const bool known_status = r.status == "positive" || r.status == "negative" || r.status == "skipped" || r.status == "error";
+  if (r.id != id || !known_status || !is_utc_time(r.finished)) return std::nullopt;
+  WorklistEntry e;
+  e.id = r.id;
+  e.source = "node";
+  e.time = r.finished;
+  e.status = r.status;
+  e.reason = r.reason;
+  e.probability = r.probability;
+  if (r.area_pixels) e.area_pixels = *r.area_pixels;
+  e.area_mm2 = r.area_mm2;
+  e.width = r.width;
+  e.height = r.height;
+  // Only the known names: anything else a record lists ("source.dcm", "../x") is never offered.
+  for (const auto& f : r.files)
+    if (is_result_file(f)) e.files.push_back(f);
+  return e;
 }
 
 SpoolReader::SpoolReader(const fs::path& spool) : done_(spool / "done") {}
@@ -151,7 +132,7 @@ std::vector<WorklistEntry> SpoolReader::entries() {
   std::error_code ec;
   for (fs::directory_iterator it(done_, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string id = it->path().filename().string();
-    if (!is_node_id(id)) continue;
+    if (!dicomnet::is_instance_id(id)) continue;
     if (auto record = load(id)) found.emplace(id, std::move(*record));
   }
   cache_ = std::move(found);
@@ -162,7 +143,7 @@ std::vector<WorklistEntry> SpoolReader::entries() {
 }
 
 std::optional<fs::path> SpoolReader::file(const std::string& id, const std::string& name) {
-  if (!is_node_id(id) || !is_result_file(name)) return std::nullopt;
+  if (!dicomnet::is_instance_id(id) || !is_result_file(name)) return std::nullopt;
   std::lock_guard<std::mutex> lock(mutex_);
   const auto record = load(id);
   if (!record) return std::nullopt;

@@ -25,16 +25,10 @@ namespace ptx::serve {
 // True for the files a result may offer: overlay.png, mask.png, mask.rle.txt, seg.dcm, sc.dcm.
 bool is_result_file(std::string_view name);
 
-// True for `ptx node`'s ids: when it was received and 8 hex digits, "20261204T013001-3fa2b9c1".
-bool is_node_id(std::string_view id);
-
-// Now in UTC, to the second: "2026-12-04T01:30:07Z" (the form of the node's records).
-std::string utc_time_now();
-
 struct WorklistEntry {
   std::string id;
   std::string source;  // "upload" (this server) or "node" (the spool)
-  std::string time;    // when the result was made (a record's "finished"), UTC as utc_time_now()
+  std::string time;    // when the result was made (a record's "finished"), UTC as core::utc_now()
   std::string status;  // "positive", "negative", "skipped" or "error"
   std::string reason;  // why, for skipped and error
   std::optional<double> probability, area_mm2;
