@@ -3,6 +3,7 @@
 // by DCMTK's storescu/echoscu (Debian's dcmtk) and by DcmSCU, without a PACS (test_node_orthanc.cpp
 // has the real one).
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <dcmtk/dcmdata/dctk.h>
 #include <dcmtk/dcmnet/scu.h>
@@ -220,6 +221,14 @@ dicomnet::NodeOptions node_options(const test::TempDir& dir) {
   return o;
 }
 
+// Stores a positive phantom; the record's one delivery once it is no longer pending.
+std::optional<dicomnet::Delivery> final_delivery(RunningNode& node, const test::TempDir& dir) {
+  if (shell(node.store(test::write_phantom_dicom(dir / "in.dcm", 64, true, 3, "A", "B").path)).exit_code != 0) return {};
+  const auto r = node.wait_for_record(60s, /*delivered=*/true);
+  if (!r || r->deliveries.size() != 1) return {};
+  return r->deliveries[0];
+}
+
 }  // namespace
 
 TEST(DicomnetNode, AnswersEchoAndTurnsAStoredRadiographIntoASegReferencingIt) {
@@ -314,13 +323,11 @@ TEST(DicomnetNode, ADestinationThatIsDownIsRetriedBoundedAndTheOutcomeRecorded) 
   auto o = node_options(dir);
   o.destinations = {dicomnet::parse_dicom_peer("NOBODY@127.0.0.1:" + std::to_string(test::free_port()))};
   RunningNode node(dir, o);
-  ASSERT_EQ(shell(node.store(test::write_phantom_dicom(dir / "in.dcm", 64, true, 3, "A", "B").path)).exit_code, 0);
-  const auto r = node.wait_for_record(60s, /*delivered=*/true);
-  ASSERT_TRUE(r);
-  ASSERT_EQ(r->deliveries.size(), 1u);
-  EXPECT_EQ(r->deliveries[0].status, "failed");
-  EXPECT_EQ(r->deliveries[0].attempts, 2);
-  EXPECT_NE(r->deliveries[0].message.find("cannot reach"), std::string::npos) << r->deliveries[0].message;
+  const auto d = final_delivery(node, dir);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->status, "failed");
+  EXPECT_EQ(d->attempts, 2);
+  EXPECT_NE(d->message.find("cannot reach"), std::string::npos) << d->message;
 }
 
 TEST(DicomnetNode, AnAssociationThePeerRejectsIsNotRetried) {
@@ -333,13 +340,11 @@ TEST(DicomnetNode, AnAssociationThePeerRejectsIsNotRetried) {
   o.retry.attempts = 5;
   o.destinations = {dicomnet::parse_dicom_peer("PTX@127.0.0.1:" + std::to_string(peer.port))};
   RunningNode node(dir, o);
-  ASSERT_EQ(shell(node.store(test::write_phantom_dicom(dir / "in.dcm", 64, true, 3, "A", "B").path)).exit_code, 0);
-  const auto r = node.wait_for_record(60s, /*delivered=*/true);
-  ASSERT_TRUE(r);
-  ASSERT_EQ(r->deliveries.size(), 1u);
-  EXPECT_EQ(r->deliveries[0].status, "failed");
-  EXPECT_EQ(r->deliveries[0].attempts, 1);
-  EXPECT_NE(r->deliveries[0].message.find("rejected"), std::string::npos) << r->deliveries[0].message;
+  const auto d = final_delivery(node, dir);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->status, "failed");
+  EXPECT_EQ(d->attempts, 1);
+  EXPECT_NE(d->message.find("rejected"), std::string::npos) << d->message;
 }
 
 TEST(DicomnetNode, InstancesLeftInTheSpoolByAKilledRunAreProcessedAtTheNextStart) {
@@ -361,4 +366,49 @@ TEST(DicomnetNode, InstancesLeftInTheSpoolByAKilledRunAreProcessedAtTheNextStart
   EXPECT_EQ(r->status, "positive") << r->reason;
   EXPECT_EQ(r->dicom_outputs(), std::vector<std::string>{"seg.dcm"});
   EXPECT_EQ(r->received, "2026-12-04T01:30:01Z");
+}
+
+TEST(DicomnetNode, ScOfPositivesAndReportsOfNegativesAreMadeWhenAskedFor) {
+  PTX_REQUIRE_DCMTK_TOOLS();
+  test::TempDir positive_dir, negative_dir;
+  auto o = node_options(positive_dir);
+  o.process.sc = true;
+  {
+    RunningNode node(positive_dir, o, 20.0f);
+    ASSERT_EQ(shell(node.store(test::write_phantom_dicom(positive_dir / "in.dcm", 64, true, 3, "A", "B").path)).exit_code, 0);
+    const auto r = node.wait_for_record(60s);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->dicom_outputs(), (std::vector<std::string>{"seg.dcm", "sc.dcm"}));
+  }
+  auto n = node_options(negative_dir);
+  n.process.report_negatives = true;
+  RunningNode node(negative_dir, n, -20.0f);
+  ASSERT_EQ(shell(node.store(test::write_phantom_dicom(negative_dir / "in.dcm", 64, false, 3, "A", "B").path)).exit_code, 0);
+  const auto r = node.wait_for_record(60s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, "negative");
+  EXPECT_EQ(r->dicom_outputs(), std::vector<std::string>{"sc.dcm"});
+  const cv::Mat report = io::read_dicom_sc_pixels((negative_dir.path() / "spool" / "done" / r->id / "sc.dcm").string());
+  EXPECT_EQ(report.size(), cv::Size(64, 64));
+}
+
+TEST(DicomnetNode, TheCommandStopsCleanlyOnSigtermAndWritesItsEvents) {
+  PTX_REQUIRE_DCMTK_TOOLS();
+  test::TempDir dir;
+  const std::string ckpt = test::write_checkpoint(dir, "seg.ckpt", test::small_unet(), 20.0f);
+  const int port = test::free_port();
+  test::ChildProcess node({PTX_EXECUTABLE, "node", "--json", "--checkpoint", ckpt, "--port", std::to_string(port), "--spool",
+                           dir / "spool", "--study-timeout", "0.2"},
+                          dir / "node.log");
+  const auto log = [&] { return fs::exists(dir / "node.log") ? core::read_file(dir / "node.log") : std::string(); };
+  ASSERT_TRUE(test::wait_until([&] { return log().find("\"event\":\"started\"") != std::string::npos; }, 60s)) << log();
+  ASSERT_EQ(shell(std::string(kStorescu) + " -aec PTX 127.0.0.1 " + std::to_string(port) + " " +
+                  test::write_phantom_dicom(dir / "in.dcm", 64, true, 3, "Doe^Jane", "PAT-1").path)
+                .exit_code,
+            0);
+  ASSERT_TRUE(test::wait_until([&] { return log().find("\"event\":\"predicted\"") != std::string::npos; }, 60s)) << log();
+  EXPECT_EQ(node.stop(SIGTERM), 0);
+  EXPECT_NE(log().find("\"event\":\"stopped\""), std::string::npos) << log();
+  EXPECT_EQ(log().find("Doe"), std::string::npos);
+  EXPECT_EQ(log().find("PAT-1"), std::string::npos);
 }

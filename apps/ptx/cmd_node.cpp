@@ -54,7 +54,6 @@ void add_node(CLI::App& root, const Globals& g) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->callback([a, &g] {
-    const sigset_t signals = block_stop_signals();
     auto& o = a->options;
     for (const auto& d : a->destinations) o.destinations.push_back(dicomnet::parse_dicom_peer(d));
     for (const auto& s : a->stow) o.stow.push_back(dicomnet::parse_stow_url(s));
@@ -67,7 +66,7 @@ void add_node(CLI::App& root, const Globals& g) {
     o.process.image = models.image;
     dicomnet::Node node({std::move(models.segmenter), std::move(models.classifier)}, o);
     node.start();
-    stop_on_signals(signals, [&node] { node.stop(); });
+    stop_on_signals([&node] { node.stop(); });
     if (!g.quiet && !g.json)
       std::printf("ptx node: %s listening on port %d, spool %s (Ctrl-C stops)\n", o.scp.aet.c_str(), o.scp.port, o.spool.c_str());
     std::fflush(stdout);

@@ -41,7 +41,6 @@ void add_serve(CLI::App& root, const Globals& g) {
   cmd->add_option("--spool", a->options.spool,
                   "the spool folder of a `ptx node`: its finished results join the page's worklist");
   cmd->callback([a, &g] {
-    const sigset_t signals = block_stop_signals();
     auto models = load_models(a->models);
     a->options.image = models.image;
     a->options.checkpoints = a->models.checkpoints;
@@ -55,7 +54,7 @@ void add_serve(CLI::App& root, const Globals& g) {
       core::warn("no spool folder " + a->options.spool + " yet: the worklist shows the node's results once it writes them");
     serve::Server server(std::move(models.segmenter), std::move(models.classifier), a->options);
     const int port = server.bind();
-    stop_on_signals(signals, [&server] { server.stop(); });
+    stop_on_signals([&server] { server.stop(); });
     // The address on stdout (scripts read it), unless --quiet.
     if (!g.quiet) std::printf("ptx serve: http://%s:%d/ (Ctrl-C stops)\n", a->options.host.c_str(), port);
     std::fflush(stdout);

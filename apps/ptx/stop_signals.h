@@ -1,13 +1,12 @@
-// SIGINT/SIGTERM stop the long-running commands (serve, node) cleanly: the signals are blocked in
-// every thread (call block_stop_signals() before any other thread starts), then awaited by one
-// thread that calls stop().
+// SIGINT/SIGTERM stop the long-running commands (serve, node) cleanly: the first one calls stop()
+// from a thread of its own, a second one ends the process at once.
 #pragma once
-#include <csignal>
 #include <functional>
 
 namespace ptx::app {
 
-sigset_t block_stop_signals();
-void stop_on_signals(sigset_t signals, std::function<void()> stop);
+// Installs the handlers; call before the threads whose work stop() ends are started or after,
+// either works (a signal only writes to a pipe; the watcher thread reads it).
+void stop_on_signals(std::function<void()> stop);
 
 }  // namespace ptx::app

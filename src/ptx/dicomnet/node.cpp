@@ -160,7 +160,13 @@ struct Node::Impl {
         log.emit("released", {{"study_uid", batch.study_instance_uid}, {"instances", batch.ids.size()}});
         for (const auto& id : batch.ids) {
           if (stopping) return;  // the rest stay in incoming/ for the next start
-          process(id);
+          try {
+            process(id);
+          } catch (const std::exception& e) {
+            // The spool cannot be written (disk full?): the instance stays in incoming/ and is
+            // processed at the next start; the node carries on with the others.
+            log.emit("failed", {{"id", id}, {"reason", e.what()}});
+          }
         }
       }
       std::unique_lock<std::mutex> lock(mutex);
