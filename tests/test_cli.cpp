@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ptx/core/atomic_file.h"
+#include "ptx/io/dicom_write.h"
 #include "test_support.h"
 
 using namespace ptx;
@@ -46,6 +47,58 @@ TEST(Cli, InfoFlagsNonChestImagesAndFailsCleanlyOnBadFiles) {
   const auto bad = run_ptx("info " + (dir / "x.dcm"));
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find(dir / "x.dcm"), std::string::npos);
+}
+
+namespace {
+
+// Runs ptx info on a file whose pixel data is cut and checks it shows the metadata, warns that the
+// pixels are unreadable naming the file, says so in --json, and exits 1.
+void expect_info_flags_cut_pixels(const std::string& path, const std::string& sop_instance_uid) {
+  const auto text = run_ptx("info " + path);
+  EXPECT_EQ(text.exit_code, 1) << path;
+  EXPECT_NE(text.out.find(sop_instance_uid), std::string::npos) << "the metadata is still printed";
+  EXPECT_NE(text.err.find("warning: " + path + ": pixels unreadable"), std::string::npos) << text.err;
+  const auto json = run_ptx("--json info " + path);
+  EXPECT_EQ(json.exit_code, 1);
+  const auto file = nlohmann::json::parse(json.out)["files"][0];
+  EXPECT_EQ(file["sop_instance_uid"], sop_instance_uid);
+  EXPECT_EQ(file["pixels_readable"], false);
+  EXPECT_NE(file["pixel_problem"].get<std::string>().find("ends early"), std::string::npos) << file.dump();
+}
+
+std::string cut(const std::string& from, const std::string& to) {
+  const std::string bytes = core::read_file(from);
+  core::write_file_atomic(to, bytes.substr(0, bytes.size() - 100));
+  return to;
+}
+
+}  // namespace
+
+TEST(Cli, InfoSaysWhenSyntheticPixelsAreCut) {
+  test::TempDir dir;
+  io::DicomMeta meta;
+  meta.sop_instance_uid = "2.25.77";
+  meta.modality = "DX";
+  cv::Mat pixels(64, 64, CV_8UC1);
+  cv::randu(pixels, 0, 255);
+  for (const auto encoding : {io::DicomEncoding::ExplicitLittle, io::DicomEncoding::JpegBaseline}) {
+    io::DicomWriteOptions options;
+    options.encoding = encoding;
+    io::write_dicom(dir / "whole.dcm", pixels, meta, options);
+    const auto whole = run_ptx("--json info " + (dir / "whole.dcm"));
+    ASSERT_EQ(whole.exit_code, 0) << whole.err;
+    EXPECT_EQ(nlohmann::json::parse(whole.out)["files"][0]["pixels_readable"], true);
+    expect_info_flags_cut_pixels(cut(dir / "whole.dcm", dir / "cut.dcm"), meta.sop_instance_uid);
+  }
+}
+
+TEST(Cli, InfoSaysWhenSiimPixelsAreCut) {
+  const std::string sample = test::shared_data() + "/siim-sample/";
+  const std::string id = "1.2.276.0.7230010.3.1.4.8323329.1000.1517875165.878027";
+  if (test::shared_data().empty() || !std::filesystem::exists(sample + id + ".dcm"))
+    GTEST_SKIP() << "../shared/data/siim-sample is absent: real-data test skipped";
+  test::TempDir dir;
+  expect_info_flags_cut_pixels(cut(sample + id + ".dcm", dir / "cut.dcm"), id);
 }
 
 TEST(Cli, EvaluatePrintsJsonAndRleDecodeEncodeRoundTrip) {

@@ -117,3 +117,21 @@ TEST(Convert, TestSetModeFromPngImages) {
   EXPECT_EQ(rows[0].fold, -1);
   EXPECT_EQ(cv::imread(o.out + "/images/a.png", cv::IMREAD_UNCHANGED).size(), cv::Size(64, 64));
 }
+
+// A killed convert leaves *.tmp.<pid>.<n> files; the next run removes those of dead processes.
+TEST(Convert, RemovesTemporaryFilesOfAKilledRun) {
+  test::TempDir dir;
+  cv::imwrite(dir / "a.png", cv::Mat(40, 40, CV_8UC1, cv::Scalar(90)));
+  data::ConvertOptions o;
+  o.image_dirs = {dir.path().string()};
+  o.out = dir / "out";
+  o.size = 32;
+  o.progress = false;
+  const auto [stale, live] = test::plant_temporaries(dir.path() / "out/images");
+  const auto [stale_top, live_top] = test::plant_temporaries(dir.path() / "out");
+  EXPECT_EQ(data::convert_dataset(o).written, 1u);
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_FALSE(fs::exists(stale_top));
+  EXPECT_TRUE(fs::exists(live)) << "a live process's temporary file must not be touched";
+  EXPECT_TRUE(fs::exists(live_top));
+}

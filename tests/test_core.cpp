@@ -36,6 +36,17 @@ TEST(AtomicFile, LeavesNoFileWhenNotCommitted) {
   EXPECT_EQ(core::read_file(target), "whole");  // the old file survives a failed rewrite
 }
 
+TEST(AtomicFile, RemovesOnlyTemporariesOfDeadProcesses) {
+  test::TempDir dir;
+  const auto [stale, live] = test::plant_temporaries(dir.path());
+  for (const char* other : {"notes.tmp.txt", "a.tmp.12x.0", "a.tmp.1", "a.tmp..0"}) core::write_file_atomic(dir.path() / other, "keep");
+  EXPECT_EQ(core::remove_stale_temporaries(dir.path()), 1u);
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(live));
+  for (const char* other : {"notes.tmp.txt", "a.tmp.12x.0", "a.tmp.1", "a.tmp..0"}) EXPECT_TRUE(fs::exists(dir.path() / other)) << other;
+  EXPECT_EQ(core::remove_stale_temporaries(dir.path() / "missing"), 0u);
+}
+
 TEST(AtomicFile, ReadErrorNamesTheFile) {
   try {
     core::read_file("/nonexistent/ptx.txt");

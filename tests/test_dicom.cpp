@@ -125,6 +125,31 @@ TEST(Dicom, TruncatedAndNonDicomFilesAreErrorsNamingTheFile) {
   }
 }
 
+// check_dicom finds missing pixels from lengths alone: a file cut short, a Pixel Data element
+// shorter than Rows x Columns needs, no Pixel Data at all.
+TEST(Dicom, CheckFindsIncompletePixelsWithoutDecoding) {
+  test::TempDir dir;
+  const std::string path = dir / "ramp.dcm";
+  io::write_dicom(path, ramp12(), test_meta());
+  EXPECT_EQ(io::check_dicom(path).pixel_problem, "");
+  const std::string bytes = core::read_file(path);
+  core::write_file_atomic(dir / "cut.dcm", bytes.substr(0, bytes.size() - 10));
+  const io::DicomCheck cut = io::check_dicom(dir / "cut.dcm");
+  EXPECT_EQ(cut.meta.sop_instance_uid, "2.25.1234");
+  EXPECT_NE(cut.pixel_problem.find("ends early"), std::string::npos) << cut.pixel_problem;
+
+  DcmFileFormat file;
+  ASSERT_TRUE(file.loadFile(path.c_str()).good());
+  file.getDataset()->putAndInsertUint16(DCM_Rows, 96);  // the element holds 48 rows
+  ASSERT_TRUE(file.saveFile((dir / "short.dcm").c_str(), EXS_LittleEndianExplicit).good());
+  EXPECT_EQ(io::check_dicom(dir / "short.dcm").pixel_problem,
+            "pixel data is 6144 bytes but Rows x Columns x samples x frames x bits needs 12288");
+  EXPECT_NE(test::error_of([&] { io::read_dicom(dir / "short.dcm"); }).find(dir / "short.dcm"), std::string::npos);
+  delete file.getDataset()->remove(DCM_PixelData);
+  ASSERT_TRUE(file.saveFile((dir / "none.dcm").c_str(), EXS_LittleEndianExplicit).good());
+  EXPECT_EQ(io::check_dicom(dir / "none.dcm").pixel_problem, "has no pixel data (not an image)");
+}
+
 TEST(Dicom, RoundTripsWrittenFilesInEveryEncoding) {
   test::TempDir dir;
   const cv::Mat pixels = ramp12();

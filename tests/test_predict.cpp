@@ -67,6 +67,22 @@ TEST(Predict, WritesMasksAndRowsForDicomAndPngAndListsBadInputs) {
   EXPECT_NE(core::read_file(dir / "out/errors.csv").find("broken.dcm"), std::string::npos);
 }
 
+TEST(Predict, RemovesTemporaryFilesOfAKilledRun) {
+  test::TempDir dir;
+  fs::create_directories(dir / "in");
+  io::write_png(dir / "in/plain.png", cv::Mat(64, 64, CV_8U, cv::Scalar(90)));
+  const std::string ckpt = write_checkpoint(dir, "seg.ckpt", small_unet(), 20.0f);
+  const auto [stale, live] = test::plant_temporaries(dir.path() / "out/masks");
+  const auto [stale_top, live_top] = test::plant_temporaries(dir.path() / "out");
+  const auto r = test::run_ptx("predict --checkpoint " + ckpt + " --input " + (dir / "in") + " --out " + (dir / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_FALSE(fs::exists(stale_top));
+  // The test process is alive (and is not ptx): its files stay.
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(live_top));
+}
+
 TEST(Predict, TheClassifierGateEmptiesImagesWithoutSegmenting) {
   test::TempDir dir;
   fs::create_directories(dir / "in");

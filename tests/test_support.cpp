@@ -45,4 +45,16 @@ CommandResult run_ptx(const std::string& args) {
   return {code, slurp(out), slurp(err)};
 }
 
+std::pair<fs::path, fs::path> plant_temporaries(const fs::path& folder) {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);  // reaped: the pid names no process now
+  fs::create_directories(folder);
+  const fs::path stale = folder / ("x.png.tmp." + std::to_string(child) + ".0");
+  const fs::path live = folder / ("y.png.tmp." + std::to_string(::getpid()) + ".0");
+  std::ofstream(stale) << "half";
+  std::ofstream(live) << "being written";
+  return {stale, live};
+}
+
 }  // namespace ptx::test

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <utility>
 #include <string>
 
 #include "ptx/core/error.h"
@@ -47,5 +48,10 @@ inline std::string error_of(const std::function<void()>& f) {
 
 // Runs the built ptx executable with arguments (a shell-quoted string).
 CommandResult run_ptx(const std::string& args);
+
+// Temporary files as core::AtomicOutput names them, left in folder as by a killed writer: one of
+// a process that has exited (a forked child, reaped) and one of this test process (alive). Returns
+// {stale, live} paths.
+std::pair<std::filesystem::path, std::filesystem::path> plant_temporaries(const std::filesystem::path& folder);
 
 }  // namespace ptx::test

@@ -1,4 +1,6 @@
-// ptx info FILE...: DICOM metadata, with a warning for files that are not chest radiographs.
+// ptx info FILE...: DICOM metadata, with a warning for files that are not chest radiographs. A file
+// whose pixels are incomplete (checked from lengths, not decoded) still shows its metadata but
+// counts as failed.
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -19,12 +21,16 @@ void add_info(CLI::App& root, const Globals& g) {
     std::size_t failed = 0;
     for (const std::string& path : *files) {
       try {
-        const io::DicomMeta meta = io::read_dicom_meta(path);
+        const io::DicomCheck check = io::check_dicom(path);
+        const io::DicomMeta& meta = check.meta;
         const auto warnings = io::chest_radiograph_warnings(meta);
+        if (!check.pixel_problem.empty()) ++failed;
         if (g.json) {
           nlohmann::json j = io::to_json(meta);
           j["path"] = path;
           j["warnings"] = warnings;
+          j["pixels_readable"] = check.pixel_problem.empty();
+          if (!check.pixel_problem.empty()) j["pixel_problem"] = check.pixel_problem;
           out.push_back(j);
           continue;
         }
@@ -33,6 +39,8 @@ void add_info(CLI::App& root, const Globals& g) {
         for (auto& [key, value] : j.items())
           std::printf("  %-28s %s\n", key.c_str(), value.is_string() ? value.get<std::string>().c_str() : value.dump().c_str());
         for (const auto& w : warnings) std::fprintf(stderr, "warning: %s: %s\n", path.c_str(), w.c_str());
+        if (!check.pixel_problem.empty())
+          std::fprintf(stderr, "warning: %s: pixels unreadable: %s\n", path.c_str(), check.pixel_problem.c_str());
       } catch (const core::Error& e) {
         ++failed;
         if (g.json) out.push_back({{"path", path}, {"error", e.what()}});

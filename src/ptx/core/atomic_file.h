@@ -27,6 +27,11 @@ class AtomicOutput {
 // Writes bytes to path atomically (creating parent folders).
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
 
+// Removes from folder (not its subfolders) the temporary files that a killed ptx left behind:
+// names ending in .tmp.<pid>.<n> whose process no longer exists. Files of this process or of a
+// live one (still writing) are kept. Returns how many were removed; a missing folder is none.
+std::size_t remove_stale_temporaries(const std::filesystem::path& folder);
+
 // Reads a whole file; throws core::Error naming it when it cannot.
 std::string read_file(const std::filesystem::path& path);
 

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <opencv2/imgproc.hpp>
 
+#include "ptx/core/atomic_file.h"
 #include "ptx/core/error.h"
 #include "ptx/core/log.h"
 #include "ptx/core/parallel.h"
@@ -62,6 +63,7 @@ ConvertSummary convert_dataset(const ConvertOptions& o) {
   const fs::path out(o.out);
   fs::create_directories(out / "images");
   if (labelled) fs::create_directories(out / "masks");
+  for (const fs::path& folder : {out, out / "images", out / "masks"}) core::remove_stale_temporaries(folder);
 
   ConvertSummary summary;
   const std::vector<SourceImage> found = find_images(o.dicom_dirs, o.image_dirs);

@@ -108,17 +108,45 @@ DicomMeta extract_meta(DcmFileFormat& file) {
   return m;
 }
 
-void load(DcmFileFormat& file, const std::string& path, bool header_only) {
+// Loads path into file; values longer than DCM_MaxReadLength (the pixels) stay on disk until
+// used. A whole-file read returns the condition of a read that stopped early after a usable
+// header (a truncated file), for the caller to report; throws when the file is missing, not DICOM, or not an image.
+OFCondition load(DcmFileFormat& file, const std::string& path, bool header_only) {
   if (!std::filesystem::is_regular_file(path))
     throw core::Error(core::at(path) + "no such file; check the path");
   register_dicom_codecs();
   const OFCondition status = header_only
       ? file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData)
-      : file.loadFile(path.c_str());
-  if (status.bad())
+      : file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+  const bool is_image = !get_string(*file.getDataset(), DCM_SOPInstanceUID).empty() || get_int(*file.getDataset(), DCM_Rows, 0) != 0;
+  if (status.bad() && (header_only || !is_image))
     throw core::Error(core::at(path) + "not a readable DICOM file (" + status.text() + ")");
-  if (get_string(*file.getDataset(), DCM_SOPInstanceUID).empty() && get_int(*file.getDataset(), DCM_Rows, 0) == 0)
-    throw core::Error(core::at(path) + "not a DICOM image (no SOPInstanceUID and no Rows)");
+  if (!is_image) throw core::Error(core::at(path) + "not a DICOM image (no SOPInstanceUID and no Rows)");
+  return status;
+}
+
+// Why the pixels of a loaded file cannot be read in full ("" when they can), from element and
+// fragment lengths only: decoding is left to read_dicom.
+std::string pixel_problem(DcmDataset& ds, const DicomMeta& m, const OFCondition& load_status) {
+  if (load_status.bad())
+    return std::string("the file ends early or is damaged after its header (") + load_status.text() + "); copy it again from its source";
+  DcmElement* element = nullptr;
+  if (ds.findAndGetElement(DCM_PixelData, element).bad() || !element) return "has no pixel data (not an image)";
+  if (DcmXfer(ds.getOriginalXfer()).isEncapsulated()) {
+    DcmPixelSequence* seq = nullptr;
+    if (static_cast<DcmPixelData*>(element)->getEncapsulatedRepresentation(ds.getOriginalXfer(), nullptr, seq).bad() || !seq)
+      return "its compressed pixel data has no fragments";
+    const unsigned long fragments = seq->card() > 0 ? seq->card() - 1 : 0;  // item 0 is the offset table
+    if (fragments < static_cast<unsigned long>(std::max(m.frames, 1)))
+      return "has " + std::to_string(fragments) + " pixel data fragment(s) for " + std::to_string(m.frames) + " frame(s)";
+    return "";
+  }
+  const unsigned long long needed = (static_cast<unsigned long long>(m.rows) * m.columns * m.samples_per_pixel *
+                                     std::max(m.frames, 1) * m.bits_allocated + 7) / 8;
+  if (element->getLength() < needed)
+    return "pixel data is " + std::to_string(element->getLength()) + " bytes but Rows x Columns x samples x frames x bits needs " +
+           std::to_string(needed);
+  return "";
 }
 
 // The challenge's files are 8-bit MONOCHROME2 JPEG Baseline without VOI: their single JPEG
@@ -191,14 +219,22 @@ DicomMeta read_dicom_meta(const std::string& path) {
   return extract_meta(file);
 }
 
+DicomCheck check_dicom(const std::string& path) {
+  DcmFileFormat file;
+  const OFCondition status = load(file, path, false);
+  DicomCheck check{extract_meta(file), ""};
+  check.pixel_problem = pixel_problem(*file.getDataset(), check.meta, status);
+  return check;
+}
+
 DicomImage read_dicom(const std::string& path, bool with_float) {
   DcmFileFormat file;
-  load(file, path, false);
+  const OFCondition status = load(file, path, false);
   DicomImage result;
   result.meta = extract_meta(file);
   const DicomMeta& m = result.meta;
   DcmDataset& ds = *file.getDataset();
-  if (!ds.tagExists(DCM_PixelData)) throw core::Error(core::at(path) + "has no pixel data (not an image)");
+  if (const std::string problem = pixel_problem(ds, m, status); !problem.empty()) throw core::Error(core::at(path) + problem);
 
   if (try_fast_jpeg(ds, m, result.gray8)) {
     result.rendering = "stored";

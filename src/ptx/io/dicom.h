@@ -41,6 +41,18 @@ std::optional<double> parse_age_years(const std::string& text);
 // is not DICOM or cannot be read.
 DicomMeta read_dicom_meta(const std::string& path);
 
+// The header of a file and whether its pixels are all there, found without decoding them.
+struct DicomCheck {
+  DicomMeta meta;
+  std::string pixel_problem;  // "" when the pixel data is complete, else why it cannot be read
+};
+
+// Reads the whole file but leaves the pixel values on disk, so it costs little more than
+// read_dicom_meta. A pixel problem is: the file ends early, no Pixel Data element, an uncompressed
+// element shorter than Rows x Columns x samples x frames x bits / 8, or fewer fragments than
+// frames. Throws core::Error as read_dicom_meta does when even the header is unreadable.
+DicomCheck check_dicom(const std::string& path);
+
 // Reads header and pixels. Grey levels: the VOI LUT when present, otherwise the first Window
 // Center/Width, otherwise stored values for 8-bit images and a robust min-max (0.5th to 99.5th
 // percentile) for deeper ones; Rescale Slope/Intercept applied first; MONOCHROME1 inverted.

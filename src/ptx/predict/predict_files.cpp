@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "ptx/core/atomic_file.h"
 #include "ptx/core/error.h"
 #include "ptx/core/progress.h"
 #include "ptx/core/strings.h"
@@ -95,6 +96,9 @@ PredictSummary predict_files(const Ensemble& segmenter, const Ensemble& classifi
   if (o.save_probabilities) fs::create_directories(fs::path(o.out) / "probabilities");
   if (o.dicom_seg) fs::create_directories(fs::path(o.out) / "seg");
   if (o.dicom_sc) fs::create_directories(fs::path(o.out) / "sc");
+  const fs::path out(o.out);
+  for (const fs::path& folder : {out, out / "masks", out / "probabilities", out / "seg", out / "sc"})
+    core::remove_stale_temporaries(folder);
   io::CsvWriter csv((fs::path(o.out) / "predictions.csv").string(),
                     {"ImageId", "probability", "area_pixels", "area_mm2", "EncodedPixels"});
   std::optional<io::CsvWriter> errors;
