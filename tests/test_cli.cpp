@@ -58,6 +58,7 @@ void expect_info_flags_cut_pixels(const std::string& path, const std::string& so
   EXPECT_EQ(text.exit_code, 1) << path;
   EXPECT_NE(text.out.find(sop_instance_uid), std::string::npos) << "the metadata is still printed";
   EXPECT_NE(text.err.find("warning: " + path + ": pixels unreadable"), std::string::npos) << text.err;
+  EXPECT_EQ(text.err.find("E: "), std::string::npos) << "no DCMTK log line: " << text.err;
   const auto json = run_ptx("--json info " + path);
   EXPECT_EQ(json.exit_code, 1);
   const auto file = nlohmann::json::parse(json.out)["files"][0];

@@ -28,6 +28,9 @@ void register_dicom_codecs() {
     // DCMTK logs warnings to stderr for ordinary events (stopping a header-only read at the pixel
     // data); ptx reports problems itself, as errors naming the file.
     OFLog::configure(OFLogger::ERROR_LOG_LEVEL);
+    // dcmdata's errors (an element longer than the rest of a truncated file) come back to ptx as
+    // the failed read's condition, which ptx reports as one line naming the file.
+    OFLog::getLogger("dcmtk.dcmdata").setLogLevel(OFLogger::FATAL_LOG_LEVEL);
     DJDecoderRegistration::registerCodecs();
     DJLSDecoderRegistration::registerCodecs();
     DcmRLEDecoderRegistration::registerCodecs();
