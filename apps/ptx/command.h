@@ -27,6 +27,7 @@ void add_overlay(CLI::App& root, const Globals& g);
 void add_gradcam(CLI::App& root, const Globals& g);
 void add_serve(CLI::App& root, const Globals& g);
 void add_node(CLI::App& root, const Globals& g);
+void add_bundle(CLI::App& root, const Globals& g);
 void add_demo(CLI::App& root, const Globals& g);
 
 }  // namespace ptx::app

@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   app::add_gradcam(root, g);
   app::add_serve(root, g);
   app::add_node(root, g);
+  app::add_bundle(root, g);
   app::add_demo(root, g);
 
   try {

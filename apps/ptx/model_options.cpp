@@ -43,6 +43,22 @@ void read_blend(ModelArgs& a) {
   if (blend["triplet"] && a.triplet.empty()) a.triplet = blend["triplet"].as<std::string>();
 }
 
+// Fills what the command line left open from a bundle (explicit options win) and extracts its
+// checkpoints; every member's hash is checked before anything is loaded.
+std::shared_ptr<const exports::ExtractedBundle> read_bundle(ModelArgs& a) {
+  const exports::Bundle bundle = exports::read_bundle(a.bundle);
+  auto files = std::make_shared<const exports::ExtractedBundle>(bundle);
+  a.checkpoints = files->paths("segmenter");
+  if (a.weights.empty())
+    for (const auto& m : bundle.members)
+      if (m.role == "segmenter") a.weights.push_back(m.weight);
+  if (a.classifiers.empty()) a.classifiers = files->paths("classifier");
+  if (bundle.gate && !a.gate_option->count()) a.gate = *bundle.gate;
+  if (a.triplet.empty()) a.triplet = bundle.triplet;
+  if (!a.tta_option->count()) a.tta = bundle.tta;
+  return files;
+}
+
 }  // namespace
 
 void add_model_options(CLI::App& cmd, ModelArgs& a) {
@@ -50,13 +66,18 @@ void add_model_options(CLI::App& cmd, ModelArgs& a) {
       ->check(CLI::ExistingFile);
   cmd.add_option("--blend", a.blend, "YAML ensemble: models (checkpoint, weight), classifiers, gate, triplet")
       ->check(CLI::ExistingFile);
+  // Not ExistingFile: a missing bundle is a runtime error naming the path (exit 1), like a bad one.
+  cmd.add_option("--bundle", a.bundle, "model bundle from ptx bundle create: checkpoints, weights, classifier, gate, "
+                                       "triplet and TTA in one file (the options given here win)")
+      ->excludes("--checkpoint")
+      ->excludes("--blend");
   cmd.add_option("--weight", a.weights, "one blend weight per --checkpoint (default: equal)");
   cmd.add_option("--classifier", a.classifiers, "classifier checkpoint(s): images they find below --gate are empty")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--gate", a.gate, "classifier probability below which an image is empty")
+  a.gate_option = cmd.add_option("--gate", a.gate, "classifier probability below which an image is empty")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
-  cmd.add_option("--tta", a.tta, "test-time augmentation")->capture_default_str()->check(CLI::IsMember({"none", "hflip"}));
+  a.tta_option = cmd.add_option("--tta", a.tta, "test-time augmentation")->capture_default_str()->check(CLI::IsMember({"none", "hflip"}));
   cmd.add_option("--size", a.size, "model input size (default: the checkpoint's training size)")->check(CLI::PositiveNumber);
   cmd.add_option("--triplet", a.triplet, "top,area,bottom[,min_region] (default: the checkpoint's validated triplet)");
   cmd.add_option("--device", a.device, "cpu or cuda:N")->capture_default_str();
@@ -68,11 +89,13 @@ void add_model_options(CLI::App& cmd, ModelArgs& a) {
 
 LoadedModels load_models(ModelArgs& a) {
   if (!a.blend.empty()) read_blend(a);
-  if (a.checkpoints.empty()) throw core::UsageError("give --checkpoint or --blend");
+  std::shared_ptr<const exports::ExtractedBundle> bundle;
+  if (!a.bundle.empty()) bundle = read_bundle(a);
+  if (a.checkpoints.empty()) throw core::UsageError("give --checkpoint, --blend or --bundle");
   const torch::Device device = parse_device(a.device);
   const auto precision = predict::parse_precision(a.precision);
   LoadedModels m{predict::Ensemble::load(a.checkpoints, a.weights, device, a.size, precision),
-                 predict::Ensemble::load(a.classifiers, {}, device, 0, precision), {}};
+                 predict::Ensemble::load(a.classifiers, {}, device, 0, precision), {}, std::move(bundle)};
   if (!m.classifier.empty() && !m.classifier.classifier())
     throw core::UsageError("--classifier: every classifier checkpoint must have arch classifier");
   if (!a.triplet.empty()) {
