@@ -43,13 +43,6 @@ constexpr const char* kEchoscu = "/usr/bin/echoscu";
       GTEST_SKIP() << "DCMTK's storescu/echoscu are absent (scripts/setup.sh installs dcmtk): skipped"; \
   } while (0)
 
-// Runs a command line; its exit code and output.
-test::CommandResult shell(const std::string& command) {
-  test::TempDir tmp;
-  const int status = std::system((command + " >" + (tmp / "out") + " 2>&1").c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, core::read_file(tmp / "out"), ""};
-}
-
 dicomnet::InstanceRecord sample_record(const std::string& id) {
   dicomnet::InstanceRecord r;
   r.id = id;
@@ -223,7 +216,7 @@ dicomnet::NodeOptions node_options(const test::TempDir& dir) {
 
 // Stores a positive phantom; the record's one delivery once it is no longer pending.
 std::optional<dicomnet::Delivery> final_delivery(RunningNode& node, const test::TempDir& dir) {
-  if (shell(node.store(test::write_phantom_dicom(dir / "in.dcm", 64, true, 3, "A", "B").path)).exit_code != 0) return {};
+  if (test::run_shell(node.store(test::write_phantom_dicom(dir / "in.dcm", 64, true, 3, "A", "B").path)).exit_code != 0) return {};
   const auto r = node.wait_for_record(60s, /*delivered=*/true);
   if (!r || r->deliveries.size() != 1) return {};
   return r->deliveries[0];
@@ -235,10 +228,10 @@ TEST(DicomnetNode, AnswersEchoAndTurnsAStoredRadiographIntoASegReferencingIt) {
   PTX_REQUIRE_DCMTK_TOOLS();
   test::TempDir dir;
   RunningNode node(dir, node_options(dir));
-  EXPECT_EQ(shell(std::string(kEchoscu) + " -aet MODALITY -aec PTX 127.0.0.1 " + std::to_string(node.port)).exit_code, 0);
+  EXPECT_EQ(test::run_shell(std::string(kEchoscu) + " -aet MODALITY -aec PTX 127.0.0.1 " + std::to_string(node.port)).exit_code, 0);
   const auto dicom = test::write_phantom_dicom(dir / "in.dcm", 128, true, 3, "Doe^Jane", "PAT-1");
-  const auto sent = shell(node.store(dicom.path));
-  ASSERT_EQ(sent.exit_code, 0) << sent.out;
+  const auto sent = test::run_shell(node.store(dicom.path));
+  ASSERT_EQ(sent.exit_code, 0) << sent.output;
   const auto r = node.wait_for_record(60s);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, "positive");
@@ -260,10 +253,10 @@ TEST(DicomnetNode, ACallingAeTitleNotListedIsRefusedAndTheNodeKeepsServing) {
   o.scp.accepted_aets = {"MODALITY"};
   RunningNode node(dir, o);
   const auto dicom = test::write_phantom_dicom(dir / "in.dcm", 64, true, 3, "Doe^Jane", "PAT-1");
-  const auto refused = shell(node.store(dicom.path, "STRANGER"));
+  const auto refused = test::run_shell(node.store(dicom.path, "STRANGER"));
   EXPECT_NE(refused.exit_code, 0);
-  EXPECT_NE(refused.out.find("Rejected"), std::string::npos) << refused.out;
-  EXPECT_EQ(shell(node.store(dicom.path, "MODALITY")).exit_code, 0);
+  EXPECT_NE(refused.output.find("Rejected"), std::string::npos) << refused.output;
+  EXPECT_EQ(test::run_shell(node.store(dicom.path, "MODALITY")).exit_code, 0);
   EXPECT_TRUE(node.wait_for_record(60s));
 }
 
@@ -275,9 +268,9 @@ TEST(DicomnetNode, ACtIsRefusedInTheNegotiationAndACtDataSetOnACrContextIsRefuse
   phantom.meta.modality = "CT";
   phantom.meta.sop_class_uid = UID_CTImageStorage;
   io::write_dicom(dir / "ct.dcm", phantom.image, phantom.meta);
-  const auto refused = shell(node.store(dir / "ct.dcm"));
+  const auto refused = test::run_shell(node.store(dir / "ct.dcm"));
   EXPECT_NE(refused.exit_code, 0);
-  EXPECT_NE(refused.out.find("Association Rejected"), std::string::npos) << refused.out;  // CT was all it proposed
+  EXPECT_NE(refused.output.find("Association Rejected"), std::string::npos) << refused.output;  // CT was all it proposed
 
   // A CT data set sent on a CR presentation context: the C-STORE answer is 0122, SOP class not supported.
   DcmFileFormat ct;
@@ -299,7 +292,7 @@ TEST(DicomnetNode, ACtIsRefusedInTheNegotiationAndACtDataSetOnACrContextIsRefuse
   scu.releaseAssociation();
   EXPECT_EQ(status, STATUS_STORE_Refused_SOPClassNotSupported) << std::hex << status;
   EXPECT_TRUE(fs::is_empty(dir.path() / "spool" / "incoming"));
-  EXPECT_EQ(shell(std::string(kEchoscu) + " -aec PTX 127.0.0.1 " + std::to_string(node.port)).exit_code, 0);
+  EXPECT_EQ(test::run_shell(std::string(kEchoscu) + " -aec PTX 127.0.0.1 " + std::to_string(node.port)).exit_code, 0);
 }
 
 TEST(DicomnetNode, ARadiographOfAnotherBodyPartIsSkippedWithTheReason) {
@@ -309,7 +302,7 @@ TEST(DicomnetNode, ARadiographOfAnotherBodyPartIsSkippedWithTheReason) {
   auto phantom = data::make_phantom(64, true, 5);
   phantom.meta.body_part_examined = "HAND";
   io::write_dicom(dir / "hand.dcm", phantom.image, phantom.meta);
-  ASSERT_EQ(shell(node.store(dir / "hand.dcm")).exit_code, 0);
+  ASSERT_EQ(test::run_shell(node.store(dir / "hand.dcm")).exit_code, 0);
   const auto r = node.wait_for_record(60s);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, "skipped");
@@ -375,7 +368,7 @@ TEST(DicomnetNode, ScOfPositivesAndReportsOfNegativesAreMadeWhenAskedFor) {
   o.process.sc = true;
   {
     RunningNode node(positive_dir, o, 20.0f);
-    ASSERT_EQ(shell(node.store(test::write_phantom_dicom(positive_dir / "in.dcm", 64, true, 3, "A", "B").path)).exit_code, 0);
+    ASSERT_EQ(test::run_shell(node.store(test::write_phantom_dicom(positive_dir / "in.dcm", 64, true, 3, "A", "B").path)).exit_code, 0);
     const auto r = node.wait_for_record(60s);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->dicom_outputs(), (std::vector<std::string>{"seg.dcm", "sc.dcm"}));
@@ -383,7 +376,7 @@ TEST(DicomnetNode, ScOfPositivesAndReportsOfNegativesAreMadeWhenAskedFor) {
   auto n = node_options(negative_dir);
   n.process.report_negatives = true;
   RunningNode node(negative_dir, n, -20.0f);
-  ASSERT_EQ(shell(node.store(test::write_phantom_dicom(negative_dir / "in.dcm", 64, false, 3, "A", "B").path)).exit_code, 0);
+  ASSERT_EQ(test::run_shell(node.store(test::write_phantom_dicom(negative_dir / "in.dcm", 64, false, 3, "A", "B").path)).exit_code, 0);
   const auto r = node.wait_for_record(60s);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, "negative");
@@ -402,7 +395,7 @@ TEST(DicomnetNode, TheCommandStopsCleanlyOnSigtermAndWritesItsEvents) {
                           dir / "node.log");
   const auto log = [&] { return fs::exists(dir / "node.log") ? core::read_file(dir / "node.log") : std::string(); };
   ASSERT_TRUE(test::wait_until([&] { return log().find("\"event\":\"started\"") != std::string::npos; }, 60s)) << log();
-  ASSERT_EQ(shell(std::string(kStorescu) + " -aec PTX 127.0.0.1 " + std::to_string(port) + " " +
+  ASSERT_EQ(test::run_shell(std::string(kStorescu) + " -aec PTX 127.0.0.1 " + std::to_string(port) + " " +
                   test::write_phantom_dicom(dir / "in.dcm", 64, true, 3, "Doe^Jane", "PAT-1").path)
                 .exit_code,
             0);

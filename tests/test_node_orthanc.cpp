@@ -79,12 +79,10 @@ std::string jpeg_option(const std::string& file) {
 }
 
 int storescu(const std::string& file, int port, const std::string& calling = "MODALITY", std::string* output = nullptr) {
-  test::TempDir tmp;
-  const std::string command = std::string(kStorescu) + jpeg_option(file) + " -R -aet " + calling + " -aec PTX 127.0.0.1 " + std::to_string(port) +
-                              " '" + file + "' >" + (tmp / "out") + " 2>&1";
-  const int status = std::system(command.c_str());
-  if (output) *output = core::read_file(tmp / "out");
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const auto r = test::run_shell(std::string(kStorescu) + jpeg_option(file) + " -R -aet " + calling + " -aec PTX 127.0.0.1 " +
+                                 std::to_string(port) + " '" + file + "'");
+  if (output) *output = r.output;
+  return r.exit_code;
 }
 
 // The node's records, by the SOP Instance UID of their source.

@@ -8,6 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <thread>
 
@@ -67,6 +70,18 @@ ChildProcess::~ChildProcess() {
   ::kill(pid_, SIGTERM);
   for (int i = 0; i < 100 && running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   if (running()) stop(SIGKILL);
+}
+
+ShellResult run_shell(const std::string& command) {
+  char path[] = "/tmp/ptx-shell-XXXXXX";
+  const int fd = ::mkstemp(path);
+  if (fd < 0) throw std::runtime_error("run_shell: cannot create a temporary file");
+  ::close(fd);
+  const int status = std::system(("( " + command + " ) >" + path + " 2>&1 </dev/null").c_str());
+  std::ifstream in(path, std::ios::binary);
+  const std::string output((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ::unlink(path);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
 bool wait_until(const std::function<bool()>& ready, std::chrono::milliseconds timeout) {

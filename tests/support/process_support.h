@@ -31,6 +31,14 @@ class ChildProcess {
   int status_ = 0;
 };
 
+// Runs a shell command line; its exit code and its stdout and stderr, merged (DCMTK's tools write
+// their messages to stderr).
+struct ShellResult {
+  int exit_code;
+  std::string output;
+};
+ShellResult run_shell(const std::string& command);
+
 // Polls ready() every 100 ms until it is true or the timeout passes; returns its last answer.
 bool wait_until(const std::function<bool()>& ready, std::chrono::milliseconds timeout);
 
