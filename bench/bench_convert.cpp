@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
                   ptx_rate[workers] / peer_rate[workers],
                   workers == 2 ? (std::to_string(int(target)) + (ptx_rate[2] >= target ? " met" : " NOT met")).c_str() : "");
   }
-  std::printf("\n%speak RSS of the ptx bench process: %.0f MiB\n", sizes.c_str(), bench::peak_rss_mib());
+  std::printf("\n%speak RSS of the ptx bench process: %.0f MiB\n", sizes.c_str(), core::peak_resident_mib());
   fs::remove_all(work);
   return 0;
 }

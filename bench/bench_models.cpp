@@ -87,7 +87,7 @@ int run_one(const std::string& name, int size, const std::string& mode, const Se
                                      {"min_ms", ms.front()},
                                      {"macs", macs},
                                      {"gflops", 2.0 * double(macs) / (median / 1e3) / 1e9},
-                                     {"peak_rss_mib", bench::peak_rss_mib()}}
+                                     {"peak_rss_mib", core::peak_resident_mib()}}
                           .dump()
                           .c_str());
   return 0;

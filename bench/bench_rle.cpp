@@ -88,6 +88,6 @@ int main(int argc, char** argv) {
   row("decode to runs, all rows", "BM_DecodeRowToRuns", peer["decode_ms_per_mask"].get<double>());
   row("encode, all rows", "BM_EncodeMask", peer["encode_ms_per_mask"].get<double>());
   row("encode, positive rows", "BM_EncodePositiveMask", peer["encode_ms_per_positive_mask"].get<double>());
-  std::printf("\npeak RSS %.0f MiB (all %zu decoded masks held for the encode runs)\n", bench::peak_rss_mib(), g_masks.size());
+  std::printf("\npeak RSS %.0f MiB (all %zu decoded masks held for the encode runs)\n", core::peak_resident_mib(), g_masks.size());
   return 0;
 }

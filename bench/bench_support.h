@@ -1,7 +1,5 @@
-// Shared by the benchmarks: running the Python peers, peak memory, the real sample data.
+// Shared by the benchmarks: running the Python peers, the real sample data, the U-Net checkpoint.
 #pragma once
-#include <sys/resource.h>
-
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "ptx/core/memory.h"
 #include "ptx/models/checkpoint.h"
 #include "ptx/models/registry.h"
 
@@ -38,14 +37,6 @@ inline nlohmann::json run_json(const std::string& command) {
   }
   if (!line.empty()) last = line;
   return nlohmann::json::parse(last);
-}
-
-// Peak resident memory of this process, MiB. (Not of the peers: a child forked from here keeps
-// this process's peak across exec, so RUSAGE_CHILDREN would only repeat our own figure.)
-inline double peak_rss_mib() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss / 1024.0;
 }
 
 // A U-Net ResNet34 checkpoint (3 channels, ImageNet normalisation) with seeded random weights at

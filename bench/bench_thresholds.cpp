@@ -102,6 +102,6 @@ int main(int argc, char** argv) {
   std::printf("| Python, re-thresholding every map per point (extrapolated from %d images) | %.0f | 1x |\n",
               peer["images"].get<int>(), peer_s);
   std::printf("\nbest triplet %s, Dice %.4f; peak RSS %.0f MiB\n", grid.at(r.best).str().c_str(), r.points[r.best].dice,
-              bench::peak_rss_mib());
+              core::peak_resident_mib());
   return 0;
 }

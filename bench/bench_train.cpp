@@ -85,7 +85,7 @@ top_k: 1
       std::fflush(stdout);
     }
   }
-  std::printf("\npeak RSS %.0f MiB\n", bench::peak_rss_mib());
+  std::printf("\npeak RSS %.0f MiB\n", core::peak_resident_mib());
   fs::remove_all(work);
   return 0;
 }

@@ -5,7 +5,7 @@ challenge's notebooks predict.
 pydicom decodes each file, OpenCV resizes it to 512, PyTorch runs the U-Net ResNet34 of
 bench/peer_unet.py (channels-last, inference mode) on the image and its horizontal flip in one
 batch, the averaged sigmoid map is resized back to 1024, thresholded (0.5) and encoded as SIIM
-relative RLE with NumPy. Prints one JSON object: images/s over the files after one warm-up image.
+relative RLE with NumPy. Prints one JSON object: images/s over the files after one warm-up image, and peak RSS.
 Run with Debian's interpreter (/usr/bin/python3).
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 import pydicom
 import torch
 
-from peer_unet import Unet
+from peer_unet import Unet, peak_rss_mib
 
 
 def rle_relative(mask):
@@ -64,7 +64,8 @@ def main():
         full = cv2.resize(p, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
         rows.append(rle_relative((full > 0.5).astype(np.uint8)))
     seconds = time.perf_counter() - start
-    print(json.dumps({"images": len(files) - 1, "seconds": seconds, "images_per_s": (len(files) - 1) / seconds}))
+    print(json.dumps({"images": len(files) - 1, "seconds": seconds, "images_per_s": (len(files) - 1) / seconds,
+                      "peak_rss_mib": peak_rss_mib()}))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@
 #include "model_options.h"
 #include "ptx/core/error.h"
 #include "ptx/core/log.h"
+#include "ptx/core/memory.h"
+#include "ptx/core/tensor_arena.h"
 #include "ptx/predict/predict_files.h"
 
 namespace ptx::app {
@@ -45,7 +47,8 @@ void add_predict(CLI::App& root, const Globals& g) {
                                   {"gated", s.gated}, {"failed", s.failed}, {"seconds", s.seconds},
                                   {"triplet", a->options.image.triplet.str()}, {"dicom_seg", s.dicom_seg},
                                   {"dicom_sc", s.dicom_sc}, {"dicom_skipped", s.dicom_skipped},
-                                  {"dicom_failed", s.dicom_failed}}
+                                  {"dicom_failed", s.dicom_failed}, {"peak_rss_mib", core::peak_resident_mib()},
+                                  {"tensor_arena_mib", core::tensor_arena_stats().buffer_bytes / 1048576.0}}
                        .dump()
                 << "\n";
       return;

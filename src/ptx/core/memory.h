@@ -12,4 +12,14 @@ namespace ptx::core {
 // and fragments (U-Net ResNet34 at 1024: 1.4 instead of 0.9 GiB peak; see bench/README.md).
 void reuse_freed_memory();
 
+// Returns the free memory glibc's heap keeps to the system (malloc_trim): for the few places where
+// a burst of allocations is over and will not come back (a model loaded), so the
+// memory kept by reuse_freed_memory() is not paid twice. A no-op on other C libraries.
+void return_freed_memory();
+
+// The most memory this process has held resident since it started (VmHWM), MiB; 0 where the
+// system does not say. Unlike getrusage's maxrss it starts afresh at exec: a child forked from a
+// large process (a benchmark running the command) reports its own peak, not its parent's.
+double peak_resident_mib();
+
 }  // namespace ptx::core

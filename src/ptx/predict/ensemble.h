@@ -1,6 +1,7 @@
 // Models for inference: checkpoints loaded with their spec and input settings, put on the fast
 // path (batch norm folded, channels-last, inference mode) on a device, and combined: sigmoid maps
-// averaged over the flip views (run as one batch), then over the members with their weights.
+// averaged over the flip views (one after the other, in the thread's tensor arena), then over
+// the members with their weights.
 #pragma once
 #include <opencv2/core.hpp>
 #include <torch/torch.h>
@@ -66,7 +67,7 @@ class Ensemble {
   double classify(const cv::Mat& gray, bool hflip) const;
 
  private:
-  // The member's sigmoid output for one image: N = 1 or 2 (flip) views, averaged.
+  // The member's sigmoid output for one image: 1 or 2 (flip) views, averaged.
   torch::Tensor run(const Member& m, const cv::Mat& gray, bool hflip) const;
 
   std::vector<Member> members_;

@@ -88,15 +88,17 @@ UNetDecoderImpl::UNetDecoderImpl(const std::vector<int64_t>& encoder_channels,
   initialize_decoder(*this);
 }
 
-torch::Tensor UNetDecoderImpl::forward(const std::vector<torch::Tensor>& features) {
+torch::Tensor UNetDecoderImpl::forward(std::vector<torch::Tensor> features) {
   const size_t depth = blocks_.size();
   if (features.size() != depth + 1)
     throw core::Error("U-Net decoder: got " + std::to_string(features.size()) + " feature maps, expected " +
                       std::to_string(depth + 1));
-  auto x = center ? center->forward(features[depth]) : features[depth];
+  auto x = center ? center->forward(features[depth]) : std::move(features[depth]);
+  features[depth].reset();
   for (size_t i = 0; i < depth; ++i) {
-    const auto& target = features[depth - 1 - i];
+    auto& target = features[depth - 1 - i];
     x = blocks_[i]->forward(x, has_skip_[i] ? target : torch::Tensor(), target.sizes().slice(2));
+    target.reset();
   }
   return x;
 }

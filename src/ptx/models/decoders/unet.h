@@ -67,8 +67,10 @@ class UNetDecoderImpl : public torch::nn::Module {
   UNetDecoderImpl(const std::vector<int64_t>& encoder_channels, const std::vector<int64_t>& decoder_channels,
                   const UNetDecoderOptions& options = {});
   // features: the encoder's features(x). Returns the last block's output, at the size of
-  // features[0] (the input's).
-  torch::Tensor forward(const std::vector<torch::Tensor>& features);
+  // features[0] (the input's). Taken by value: each map is dropped as soon as the block that uses
+  // it is done, so a caller that moves the maps in holds only those still needed (at 1024 px the
+  // 512-px map alone is 64 MiB, and the decoder's largest blocks come after it).
+  torch::Tensor forward(std::vector<torch::Tensor> features);
   void fold_batch_norm();
   const std::vector<UNetDecoderBlock>& decoder_blocks() const { return blocks_; }
 
