@@ -106,6 +106,9 @@ struct ThreadArena {
     unmap();
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return false;
+    // Transparent huge pages where the system allows them (madvise mode here): one page fault per
+    // 2 MiB when the buffer is first touched, and fewer TLB misses on every pass.
+    madvise(p, bytes, MADV_HUGEPAGE);
     buffer = static_cast<char*>(p);
     capacity = bytes;
     return true;
